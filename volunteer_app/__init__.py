@@ -1,0 +1,159 @@
+"""志愿先行 · Volunteers First: the application factory."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet
+from flask import Flask
+
+from config import BASE_DIR, DEFAULT_SECRET_KEY, INSTANCE_DIR, Config, config_from_env
+
+
+def create_app(config: type[Config] | None = None, **overrides: Any) -> Flask:
+    """Build the app: configuration, extensions, blueprints, error pages, commands."""
+    app = Flask(
+        __name__,
+        instance_path=str(INSTANCE_DIR),
+        template_folder=str(BASE_DIR / "templates"),
+        static_folder=str(BASE_DIR / "static"),
+    )
+    app.config.from_object(config or config_from_env())
+    app.config.update(overrides)
+    load_dev_keys(app)
+    check_production(app)
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_request_hooks(app)
+    register_template_context(app)
+    register_commands(app)
+    return app
+
+
+def load_dev_keys(app: Flask) -> None:
+    """In development, generate the secret and the personal-data key into instance/."""
+    if not app.config.get("GENERATE_DEV_KEYS"):
+        return
+    keyfile = Path(app.instance_path) / "dev-keys.json"
+    keyfile.parent.mkdir(parents=True, exist_ok=True)
+    if keyfile.exists():
+        keys = json.loads(keyfile.read_text())
+    else:
+        keys = {
+            "SECRET_KEY": secrets.token_urlsafe(32),
+            "PII_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        }
+        keyfile.write_text(json.dumps(keys, indent=2))
+        keyfile.chmod(0o600)
+    if app.config["SECRET_KEY"] == DEFAULT_SECRET_KEY:
+        app.config["SECRET_KEY"] = keys["SECRET_KEY"]
+    if not app.config.get("PII_ENCRYPTION_KEY"):
+        app.config["PII_ENCRYPTION_KEY"] = keys["PII_ENCRYPTION_KEY"]
+
+
+class UnsafeConfiguration(RuntimeError):
+    """Production settings that must not be used; the message says which."""
+
+
+def check_production(app: Flask) -> None:
+    """Refuse to start production with the default secret or without the data key."""
+    if app.config.get("ENV_NAME") != "production":
+        return
+    problems = []
+    secret = app.config.get("SECRET_KEY") or ""
+    if secret == DEFAULT_SECRET_KEY or len(secret) < 16:
+        problems.append(
+            "SECRET_KEY is the built-in default or shorter than 16 characters: set SECRET_KEY "
+            "to a long random value (python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+    key = app.config.get("PII_ENCRYPTION_KEY")
+    if not key:
+        problems.append(
+            "PII_ENCRYPTION_KEY is not set: it encrypts ID numbers at rest; generate one with "
+            "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+        )
+    else:
+        try:
+            Fernet(key)
+        except (ValueError, TypeError):
+            problems.append("PII_ENCRYPTION_KEY is not a valid Fernet key (32 bytes, urlsafe base64)")
+    if problems:
+        raise UnsafeConfiguration(
+            "Refusing to start in production (APP_CONFIG=production; use APP_CONFIG=development "
+            "for a local run):\n  - " + "\n  - ".join(problems)
+        )
+
+
+def register_extensions(app: Flask) -> None:
+    from .extensions import babel, bootstrap, csrf, db, limiter, login_manager, migrate
+    from .i18n import select_locale, select_timezone
+    from .services.database import configure_engine
+    from .services.passwords import configure_hasher
+
+    db.init_app(app)
+    configure_engine(app)
+    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), compare_type=True, render_as_batch=True)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    bootstrap.init_app(app)
+    limiter.init_app(app)
+    configure_hasher(
+        app.config["ARGON2_TIME_COST"],
+        app.config["ARGON2_MEMORY_KIB"],
+        app.config["ARGON2_PARALLELISM"],
+    )
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+
+    from flask_babel import lazy_gettext as _l
+
+    from .models import User
+
+    login_manager.login_message = _l("Please log in to open this page.")
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> User | None:
+        user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+        return user if user is not None and user.active else None
+
+
+def register_blueprints(app: Flask) -> None:
+    from .admin import bp as admin_bp
+    from .auth import bp as auth_bp
+    from .main import bp as main_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(auth_bp, url_prefix="/auth")
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from .errors import register
+
+    register(app)
+
+
+def register_request_hooks(app: Flask) -> None:
+    from .hooks import register
+
+    register(app)
+
+
+def register_template_context(app: Flask) -> None:
+    from .navigation import register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from .cli import register
+
+    register(app)

@@ -1,0 +1,205 @@
+"""Org trees, role grants and the audit log."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import CHILD_LEVELS, AuditLog, OrgUnit, Role, RoleGrant, User
+from ..permissions import load_in_scope, role_required
+from ..services import ServiceError, roles
+from ..services import orgs as org_service
+from ..services.scope import covers, path_filter
+from . import bp
+from .forms import (
+    LEVEL_LABELS,
+    ROLE_LABELS,
+    ActionForm,
+    AddChildForm,
+    AuditFilterForm,
+    GrantForm,
+    MoveForm,
+    NameForm,
+    node_choices,
+)
+
+ORG_ROLES = (Role.ORGANISER, Role.ADMIN)
+
+
+def _flash_errors(error: ServiceError) -> None:
+    for message in error.messages:
+        flash(message, "danger")
+
+
+@bp.route("/orgs")
+@role_required(Role.ORGANISER)
+def orgs():
+    nodes = list(
+        db.session.scalars(
+            select(OrgUnit)
+            .where(path_filter(OrgUnit.path, current_user, ORG_ROLES))
+            .order_by(OrgUnit.path)
+        )
+    )
+    by_parent: dict[int | None, list[OrgUnit]] = {}
+    ids = {n.id for n in nodes}
+    for node in sorted(nodes, key=lambda n: (n.sort_order, n.id)):
+        parent = node.parent_id if node.parent_id in ids else None
+        by_parent.setdefault(parent, []).append(node)
+    return render_template(
+        "admin/orgs.html", by_parent=by_parent, level_labels=LEVEL_LABELS,
+        can_edit=current_user.has_role(Role.ADMIN),
+    )
+
+
+def _node_forms(node: OrgUnit) -> dict:
+    add = AddChildForm(prefix="add")
+    add.level.choices = [(lv.value, LEVEL_LABELS[lv.value]) for lv in CHILD_LEVELS[node.level]]
+    move = MoveForm(prefix="move")
+    move.parent.choices = [
+        (i, label) for i, label in node_choices() if i != node.id
+    ]
+    return {
+        "rename": NameForm(prefix="rename", name=node.name),
+        "add": add,
+        "move": move,
+        "action": ActionForm(prefix="act"),
+    }
+
+
+@bp.route("/orgs/<int:node_id>", methods=["GET", "POST"])
+@role_required(Role.ORGANISER)
+def org_detail(node_id: int):
+    node = load_in_scope(OrgUnit, node_id, ORG_ROLES)
+    can_edit = covers(current_user, node, [Role.ADMIN])
+    forms = _node_forms(node)
+    if request.method == "POST":
+        if not can_edit:
+            abort(403)
+        op = request.form.get("op", "")
+        try:
+            done = _apply(op, node, forms)
+        except ServiceError as error:
+            db.session.rollback()
+            _flash_errors(error)
+        else:
+            if done is not None:
+                db.session.commit()
+                flash(done[0], "success")
+                return redirect(done[1])
+    return render_template(
+        "admin/org_detail.html", node=node, forms=forms, can_edit=can_edit,
+        level_labels=LEVEL_LABELS, usage=org_service.usage(node), children=node.children,
+        ancestors=org_service.ancestors(node),
+        grants=db.session.scalars(select(RoleGrant).where(RoleGrant.org_unit_id == node.id)).all(),
+        role_labels=ROLE_LABELS,
+    )
+
+
+def _apply(op: str, node: OrgUnit, forms: dict):  # noqa: ANN202
+    """Run one edit on the node; (message, redirect) on success, None if a form is invalid."""
+    ip = request.remote_addr
+    here = url_for("admin.org_detail", node_id=node.id)
+    if op == "rename" and forms["rename"].validate_on_submit():
+        org_service.rename_node(node, forms["rename"].name.data, actor=current_user, ip=ip)
+        return _("The unit has been renamed."), here
+    if op == "add" and forms["add"].validate_on_submit():
+        from ..models import OrgLevel
+
+        child = org_service.create_node(
+            forms["add"].name.data, OrgLevel(forms["add"].level.data), node,
+            actor=current_user, ip=ip,
+        )
+        return _("The unit has been added."), url_for("admin.org_detail", node_id=child.id)
+    if op == "move" and forms["move"].validate_on_submit():
+        parent = db.session.get(OrgUnit, forms["move"].parent.data)
+        if parent is None:
+            abort(404)
+        org_service.move_node(node, parent, actor=current_user, ip=ip)
+        return _("The unit has been moved."), here
+    if op in ("deactivate", "activate") and forms["action"].validate_on_submit():
+        org_service.set_active(node, op == "activate", actor=current_user, ip=ip)
+        if op == "activate":
+            return _("The unit is active again."), here
+        return _("The unit and everything below it have been deactivated."), here
+    if op == "delete" and forms["action"].validate_on_submit():
+        parent_id = node.parent_id
+        org_service.delete_node(node, actor=current_user, ip=ip)
+        target = url_for("admin.org_detail", node_id=parent_id) if parent_id else url_for("admin.orgs")
+        return _("The unit has been deleted."), target
+    if op not in ("rename", "add", "move", "activate", "deactivate", "delete"):
+        abort(400)
+    return None
+
+
+@bp.route("/roles", methods=["GET", "POST"])
+@role_required(Role.ADMIN, Role.ORGANISER)
+def grants():
+    form = GrantForm()
+    form.org_unit.choices = [
+        (i, label) for i, label in node_choices()
+    ]
+    if form.validate_on_submit():
+        node = load_in_scope(OrgUnit, form.org_unit.data, ORG_ROLES)
+        try:
+            roles.grant(current_user, form.user, Role(form.role.data), node, ip=request.remote_addr)
+        except ServiceError as error:
+            db.session.commit()  # a refused grant is audited
+            form.form_errors.extend(error.messages)
+        else:
+            db.session.commit()
+            flash(_("The role has been granted."), "success")
+            return redirect(url_for("admin.grants"))
+    rows = db.session.scalars(
+        select(RoleGrant)
+        .join(RoleGrant.org_unit)
+        .join(RoleGrant.user)
+        .where(path_filter(OrgUnit.path, current_user, ORG_ROLES))
+        .order_by(OrgUnit.path, RoleGrant.role)
+    ).all()
+    return render_template(
+        "admin/grants.html", form=form, rows=rows, role_labels=ROLE_LABELS,
+        action=ActionForm(prefix="act"),
+    )
+
+
+@bp.route("/roles/<int:grant_id>/remove", methods=["POST"])
+@role_required(Role.ADMIN, Role.ORGANISER)
+def remove_grant(grant_id: int):
+    row = load_in_scope(RoleGrant, grant_id, ORG_ROLES, org_of=lambda g: g.org_unit)
+    if not ActionForm(prefix="act").validate_on_submit():
+        abort(400)
+    try:
+        roles.revoke(current_user, row, ip=request.remote_addr)
+    except ServiceError as error:
+        db.session.rollback()
+        _flash_errors(error)
+    else:
+        db.session.commit()
+        flash(_("The role has been removed."), "success")
+    return redirect(url_for("admin.grants"))
+
+
+@bp.route("/audit")
+@role_required(Role.ADMIN)
+def audit():
+    form = AuditFilterForm(request.args)
+    query = select(AuditLog).order_by(AuditLog.id.desc())
+    if form.validate():
+        if form.action.data:
+            query = query.where(AuditLog.action.startswith(form.action.data.strip()))
+        if form.phone.data:
+            query = query.join(User, User.id == AuditLog.actor_id).where(
+                User.phone.endswith(form.phone.data.strip())
+            )
+    page = db.paginate(query, per_page=50, error_out=False)
+    actors = {
+        u.id: u
+        for u in db.session.scalars(
+            select(User).where(User.id.in_({r.actor_id for r in page.items if r.actor_id}))
+        )
+    }
+    return render_template("admin/audit.html", form=form, page=page, actors=actors)

@@ -1,0 +1,82 @@
+"""Account forms."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, PasswordField, StringField, SubmitField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+from ..services.accounts import normalise_phone
+
+
+class PhoneField(StringField):
+    """A mobile number; spaces, dashes and a +86 prefix are accepted and removed."""
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        super().process_formdata(valuelist)
+        self.data = normalise_phone(self.data)
+
+
+_PHONE_RENDER = {"autocomplete": "tel", "inputmode": "numeric", "maxlength": 16}
+
+
+class RegisterForm(FlaskForm):
+    phone = PhoneField(
+        _l("Mobile number"),
+        validators=[DataRequired(_l("Please enter your mobile number."))],
+        render_kw=_PHONE_RENDER,
+    )
+    password = PasswordField(
+        _l("Password"),
+        validators=[DataRequired(_l("Please choose a password."))],
+        description=_l("At least 8 characters, with letters and digits."),
+        render_kw={"autocomplete": "new-password"},
+    )
+    confirm = PasswordField(
+        _l("Repeat password"),
+        validators=[
+            DataRequired(_l("Please repeat the password.")),
+            EqualTo("password", _l("The two passwords do not match.")),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )
+    submit = SubmitField(_l("Create account"))
+
+
+class LoginForm(FlaskForm):
+    phone = PhoneField(
+        _l("Mobile number"),
+        validators=[DataRequired(_l("Please enter your mobile number."))],
+        render_kw=_PHONE_RENDER | {"autocomplete": "username"},
+    )
+    password = PasswordField(
+        _l("Password"),
+        validators=[DataRequired(_l("Please enter your password."))],
+        render_kw={"autocomplete": "current-password"},
+    )
+    remember = BooleanField(_l("Keep me logged in on this phone"))
+    submit = SubmitField(_l("Log in"))
+
+
+class ChangePasswordForm(FlaskForm):
+    current = PasswordField(
+        _l("Current password"),
+        validators=[DataRequired(_l("Please enter your current password."))],
+        render_kw={"autocomplete": "current-password"},
+    )
+    new = PasswordField(
+        _l("New password"),
+        validators=[DataRequired(_l("Please choose a new password.")), Length(max=128)],
+        description=_l("At least 8 characters, with letters and digits."),
+        render_kw={"autocomplete": "new-password"},
+    )
+    confirm = PasswordField(
+        _l("Repeat new password"),
+        validators=[
+            DataRequired(_l("Please repeat the new password.")),
+            EqualTo("new", _l("The two passwords do not match.")),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )
+    submit = SubmitField(_l("Change password"))

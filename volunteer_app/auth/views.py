@@ -1,0 +1,108 @@
+"""Register, log in, log out, change password."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from ..extensions import db, limiter
+from ..i18n import select_locale
+from ..services import ServiceError, accounts, audit
+from . import bp
+from .forms import ChangePasswordForm, LoginForm, RegisterForm
+
+
+def safe_next(default: str = "main.index") -> str:
+    """The `next` address if it stays on this site, else the default page."""
+    target = request.args.get("next") or request.form.get("next") or ""
+    parts = urlsplit(target)
+    if target.startswith("/") and not target.startswith("//") and not parts.netloc:
+        return target
+    return url_for(default)
+
+
+def _add_errors(form, messages: list[str]) -> None:  # noqa: ANN001
+    form.form_errors.extend(messages)
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_REGISTER"], methods=["POST"])
+def register():
+    if current_user.is_authenticated:
+        return redirect(url_for("main.index"))
+    form = RegisterForm()
+    if form.validate_on_submit():
+        try:
+            user = accounts.register(
+                form.phone.data, form.password.data, locale=select_locale(), ip=request.remote_addr
+            )
+        except ServiceError as error:
+            db.session.rollback()
+            _add_errors(form, error.messages)
+        else:
+            db.session.commit()
+            login_user(user)
+            session["seen"] = None
+            flash(_("Welcome! Your account has been created."), "success")
+            return redirect(safe_next())
+    return render_template("auth/register.html", form=form)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"], methods=["POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(safe_next())
+    form = LoginForm()
+    if form.validate_on_submit():
+        result = accounts.authenticate(
+            form.phone.data,
+            form.password.data,
+            max_failures=current_app.config["LOGIN_MAX_FAILURES"],
+            lock_minutes=current_app.config["LOGIN_LOCK_MINUTES"],
+            ip=request.remote_addr,
+        )
+        db.session.commit()  # failures are remembered too
+        if result.user is not None:
+            # Staff sessions end with the browser and after the idle timeout.
+            remember = bool(form.remember.data) and not result.user.is_staff
+            login_user(result.user, remember=remember)
+            session.permanent = remember
+            session.pop("seen", None)
+            flash(_("You are logged in."), "success")
+            return redirect(safe_next())
+        form.form_errors.append(result.error)
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    if current_user.is_authenticated:
+        audit.record("auth.logout", actor=current_user, ip=request.remote_addr)
+        db.session.commit()
+    logout_user()
+    session.pop("seen", None)
+    flash(_("You are logged out."), "info")
+    return redirect(url_for("main.index"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            accounts.change_password(
+                current_user, form.current.data, form.new.data, ip=request.remote_addr
+            )
+        except ServiceError as error:
+            db.session.commit()  # the failed attempt stays in the audit log
+            _add_errors(form, error.messages)
+        else:
+            db.session.commit()
+            flash(_("Your password has been changed."), "success")
+            return redirect(url_for("main.index"))
+    return render_template("auth/change_password.html", form=form)

@@ -1,0 +1,71 @@
+"""flask commands: seed, create-admin."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from sqlalchemy import func, select
+
+from .extensions import db
+from .models import OrgUnit, User
+
+seed_cli = AppGroup("seed", help="Load demo or scale data.")
+
+
+@seed_cli.command("demo")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database has accounts.")
+def seed_demo_command(if_empty: bool) -> None:
+    """Load the demo org trees and one login per role (idempotent)."""
+    from .demo import seed_demo
+
+    if if_empty and db.session.scalar(select(func.count()).select_from(User)):
+        click.echo("Database already has data; demo seed skipped.")
+        _print_logins()
+        return
+    seed_demo(current_app.config["DEMO_PASSWORD"])
+    db.session.commit()
+    nodes = db.session.scalar(select(func.count()).select_from(OrgUnit))
+    click.echo(f"Demo data ready: {nodes} org units.")
+    _print_logins()
+
+
+def _print_logins() -> None:
+    from .demo import demo_logins
+
+    logins = demo_logins()
+    if not logins:
+        return
+    password = current_app.config["DEMO_PASSWORD"]
+    click.echo("")
+    click.echo("Demo logins (password for all: %s):" % password)
+    for account, user in logins:
+        click.echo(f"  {account.phone}  {account.label:<32} {user.display_name}")
+    click.echo("")
+
+
+@click.command("create-admin")
+@click.option("--phone", prompt=True)
+@click.password_option()
+def create_admin_command(phone: str, password: str) -> None:
+    """Create an account with the admin role on the district root."""
+    from .models import Role, RoleGrant
+    from .services import ServiceError, accounts
+
+    root = db.session.scalar(select(OrgUnit).where(OrgUnit.parent_id.is_(None)))
+    if root is None:
+        raise click.ClickException("No org tree yet: run `flask seed demo` or add a district.")
+    try:
+        user = accounts.find_user(accounts.normalise_phone(phone)) or accounts.register(
+            phone, password
+        )
+    except ServiceError as error:
+        raise click.ClickException("; ".join(error.messages)) from None
+    db.session.add(RoleGrant(user=user, org_unit=root, role=Role.ADMIN))
+    db.session.commit()
+    click.echo(f"Admin {user.masked_phone} on {root.name}.")
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(seed_cli)
+    app.cli.add_command(create_admin_command)

@@ -1,0 +1,74 @@
+"""Per-request behaviour: write transactions, the staff idle timeout, security headers."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Flask, current_app, flash, redirect, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, logout_user
+
+from .services.database import begin_write, is_sqlite
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data: blob:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "media-src 'self' blob:",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+def register(app: Flask) -> None:
+    app.before_request(take_write_lock)
+    app.before_request(expire_idle_staff)
+    app.after_request(security_headers)
+
+
+def take_write_lock() -> None:
+    """A request that may write starts its SQLite transaction as the writer (DESIGN.md)."""
+    if request.method in UNSAFE_METHODS and is_sqlite():
+        begin_write()
+
+
+def expire_idle_staff():  # noqa: ANN201 - a response or None
+    """Log staff out after STAFF_IDLE_MINUTES without a request."""
+    if request.endpoint in (None, "static", "bootstrap.static"):
+        return None
+    if not current_user.is_authenticated:
+        return None
+    now = int(time.time())
+    seen = session.get("seen")
+    session["seen"] = now
+    if not current_user.is_staff or seen is None:
+        return None
+    if now - int(seen) > current_app.config["STAFF_IDLE_MINUTES"] * 60:
+        logout_user()
+        session.pop("seen", None)
+        flash(_("You were logged out after a period of inactivity. Please log in again."), "info")
+        return redirect(url_for("auth.login", next=request.full_path))
+    return None
+
+
+def security_headers(response):  # noqa: ANN001, ANN201
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Permissions-Policy"] = "camera=(self), microphone=(), geolocation=()"
+    if current_app.config.get("HSTS"):
+        response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+    if current_user.is_authenticated and response.mimetype == "text/html":
+        response.headers["Cache-Control"] = "no-store"
+    response.vary.add("Cookie")
+    return response

@@ -1,0 +1,32 @@
+"""Language selection: the account's choice, else the visitor's cookie, else Chinese."""
+
+from __future__ import annotations
+
+from flask import current_app, has_request_context, request
+from flask_login import current_user
+
+LANG_COOKIE = "lang"
+LARGE_TEXT_COOKIE = "large_text"
+
+
+def select_locale() -> str:
+    languages = current_app.config["LANGUAGES"]
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
+    if getattr(current_user, "is_authenticated", False) and current_user.locale in languages:
+        return current_user.locale
+    cookie = request.cookies.get(LANG_COOKIE)
+    if cookie in languages:
+        return cookie
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def select_timezone() -> str:
+    return current_app.config["BABEL_DEFAULT_TIMEZONE"]
+
+
+def large_text_enabled() -> bool:
+    """The 适老化 large-text mode: the account's setting, else the visitor's cookie."""
+    if getattr(current_user, "is_authenticated", False):
+        return bool(current_user.large_text)
+    return request.cookies.get(LARGE_TEXT_COOKIE) == "1"

@@ -1,0 +1,78 @@
+"""Role-aware navigation and the values every template sees."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask, current_app, request
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from .i18n import large_text_enabled
+from .models import Role
+
+
+@dataclass(frozen=True)
+class NavItem:
+    endpoint: str
+    label: object
+    #: Who sees it: None for everyone logged in, else any of these roles (admin sees all).
+    roles: frozenset[Role] | None = None
+    icon: str = ""
+
+
+#: In menu order. An item shows only when its endpoint exists, so each feature adds
+#: its own entries here and the menu never links to a page that is not there.
+NAV_ITEMS: list[NavItem] = [
+    NavItem("main.index", _l("Home")),
+    NavItem("events.index", _l("Events")),
+    NavItem("volunteers.my_shifts", _l("My shifts")),
+    NavItem("volunteers.my_qr", _l("My QR code")),
+    NavItem("hours.mine", _l("My hours")),
+    NavItem("checkin.index", _l("Check-in"), frozenset({Role.LEAD})),
+    NavItem("organise.dashboard", _l("Workspace"), frozenset({Role.ORGANISER})),
+    NavItem("tallies.index", _l("Tallies"), frozenset({Role.ORGANISER, Role.BRANCH_SECRETARY})),
+    NavItem(
+        "main.my_roles",
+        _l("My duties"),
+        frozenset({Role.LEAD, Role.ORGANISER, Role.BRANCH_SECRETARY}),
+    ),
+    NavItem("admin.orgs", _l("Organisations"), frozenset({Role.ORGANISER})),
+    NavItem("admin.grants", _l("Roles"), frozenset({Role.ADMIN})),
+    NavItem("admin.audit", _l("Audit log"), frozenset({Role.ADMIN})),
+]
+
+
+def visible_nav() -> list[NavItem]:
+    """The menu for the current user."""
+    if not current_user.is_authenticated:
+        return []
+    endpoints = current_app.view_functions
+    roles = current_user.roles
+    items = []
+    for item in NAV_ITEMS:
+        if item.endpoint not in endpoints:
+            continue
+        if item.roles is not None and not (roles & (item.roles | {Role.ADMIN})):
+            continue
+        items.append(item)
+    return items
+
+
+def register(app: Flask) -> None:
+    from .admin.forms import LEVEL_LABELS, ROLE_LABELS
+
+    app.jinja_env.globals.update(LEVEL_LABELS=LEVEL_LABELS, ROLE_LABELS=ROLE_LABELS)
+
+    @app.context_processor
+    def inject() -> dict:
+        locale = str(get_locale() or app.config["BABEL_DEFAULT_LOCALE"])
+        return {
+            "nav_items": visible_nav(),
+            "languages": app.config["LANGUAGES"],
+            "current_locale": locale,
+            "html_lang": "zh-CN" if locale.startswith("zh") else locale,
+            "large_text": large_text_enabled(),
+            "current_endpoint": request.endpoint,
+        }

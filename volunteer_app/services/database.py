@@ -1,0 +1,64 @@
+"""Transactions that behave alike on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from flask import Flask
+from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session
+
+from ..extensions import db
+
+
+def is_sqlite(session: Session | None = None) -> bool:
+    """True when the session's database is SQLite."""
+    bind = (session or db.session).get_bind()
+    return bind.dialect.name == "sqlite"
+
+
+def begin_write(session: Session | None = None) -> None:
+    """Start the session's transaction as a writer.
+
+    On SQLite this is `BEGIN IMMEDIATE`: the write lock is taken at the start, so that
+    concurrent writers queue on the busy timeout instead of failing with "database is
+    locked" when a read lock would be upgraded. On PostgreSQL it is a plain BEGIN.
+    Call it before the first statement of a transaction; later it changes nothing.
+    """
+    session = session or db.session()
+    if not session.in_transaction():
+        session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+
+
+def configure_engine(app: Flask) -> None:
+    """SQLite pragmas (WAL, busy timeout, foreign keys) and explicit BEGIN handling."""
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name != "sqlite":
+        return
+    _configure_sqlite(engine, app.config["SQLITE_BUSY_TIMEOUT"])
+
+
+def _configure_sqlite(engine: Engine, busy_timeout: int) -> None:
+    if getattr(engine, "_volunteer_configured", False):
+        return
+    engine._volunteer_configured = True  # type: ignore[attr-defined]
+    in_memory = engine.url.database in (None, "", ":memory:")
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+        # Let SQLAlchemy's "begin" event below issue BEGIN itself (pysqlite's own
+        # implicit transactions would defeat BEGIN IMMEDIATE).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        if not in_memory:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection) -> None:  # noqa: ANN001
+        mode = connection.get_execution_options().get("sqlite_begin", "")
+        connection.exec_driver_sql(f"BEGIN {mode}".strip())
