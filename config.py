@@ -126,6 +126,4 @@ def config_from_env() -> type[Config]:
     try:
         return CONFIGS[name]
     except KeyError:
-        raise RuntimeError(
-            f"APP_CONFIG={name!r} is not one of {', '.join(CONFIGS)}"
-        ) from None
+        raise RuntimeError(f"APP_CONFIG={name!r} is not one of {', '.join(CONFIGS)}") from None

@@ -75,13 +75,16 @@ def check_production(app: Flask) -> None:
     if not key:
         problems.append(
             "PII_ENCRYPTION_KEY is not set: it encrypts ID numbers at rest; generate one with "
-            "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+            "python -c 'from cryptography.fernet import Fernet; "
+            "print(Fernet.generate_key().decode())'"
         )
     else:
         try:
             Fernet(key)
         except (ValueError, TypeError):
-            problems.append("PII_ENCRYPTION_KEY is not a valid Fernet key (32 bytes, urlsafe base64)")
+            problems.append(
+                "PII_ENCRYPTION_KEY is not a valid Fernet key (32 bytes, urlsafe base64)"
+            )
     if problems:
         raise UnsafeConfiguration(
             "Refusing to start in production (APP_CONFIG=production; use APP_CONFIG=development "
@@ -97,7 +100,9 @@ def register_extensions(app: Flask) -> None:
 
     db.init_app(app)
     configure_engine(app)
-    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), compare_type=True, render_as_batch=True)
+    migrate.init_app(
+        app, db, directory=str(BASE_DIR / "migrations"), compare_type=True, render_as_batch=True
+    )
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     bootstrap.init_app(app)

@@ -38,7 +38,7 @@ def _print_logins() -> None:
         return
     password = current_app.config["DEMO_PASSWORD"]
     click.echo("")
-    click.echo("Demo logins (password for all: %s):" % password)
+    click.echo(f"Demo logins (password for all: {password}):")
     for account, user in logins:
         click.echo(f"  {account.phone}  {account.label:<32} {user.display_name}")
     click.echo("")

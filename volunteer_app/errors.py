@@ -12,19 +12,29 @@ from .extensions import db
 
 
 def _titles() -> dict[int, tuple[str, str]]:
+    retry = _("Please go back and try again.")
     return {
-        400: (_("Bad request"), _("The request could not be understood. Please go back and try again.")),
+        400: (_("Bad request"), _("The request could not be understood.") + " " + retry),
         403: (_("Not allowed"), _("Your account does not have permission to open this page.")),
         404: (_("Page not found"), _("This page does not exist or is not available to you.")),
         405: (_("Not allowed"), _("This action is not available here.")),
         413: (_("Too large"), _("The file or form you sent is too large.")),
-        429: (_("Too many requests"), _("You have tried too often. Please wait a minute and try again.")),
-        500: (_("Something went wrong"), _("An unexpected error happened. Nothing you entered was saved; please try again.")),
-        503: (_("Busy, please try again"), _("The system is busy right now. Nothing you entered was lost; please try again in a moment.")),
+        429: (
+            _("Too many requests"),
+            _("You have tried too often. Please wait a minute and try again."),
+        ),
+        500: (
+            _("Something went wrong"),
+            _("An unexpected error happened. Nothing you entered was saved; please try again."),
+        ),
+        503: (
+            _("Busy, please try again"),
+            _("The system is busy right now. Nothing you entered was lost; please try again."),
+        ),
     }
 
 
-def render_error(code: int, message: str | None = None):  # noqa: ANN201
+def render_error(code: int, message: str | None = None):
     title, default = _titles().get(code, (_("Error"), _("Please try again.")))
     text = message or default
     if request.path.startswith("/api/"):
@@ -34,14 +44,17 @@ def render_error(code: int, message: str | None = None):  # noqa: ANN201
 
 def register(app: Flask) -> None:
     @app.errorhandler(CSRFError)
-    def csrf_error(_error: CSRFError):  # noqa: ANN202
+    def csrf_error(_error: CSRFError):
         db.session.rollback()
         return render_error(
-            400, _("The form has expired or was not sent from this site. Please reload the page and try again.")
+            400,
+            _("The form has expired or was not sent from this site.")
+            + " "
+            + _("Please reload the page and try again."),
         )
 
     @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException):  # noqa: ANN202
+    def http_error(error: HTTPException):
         db.session.rollback()
         code = error.code or 500
         if code in (301, 302, 303, 307, 308):
@@ -49,7 +62,7 @@ def register(app: Flask) -> None:
         return render_error(code)
 
     @app.errorhandler(OperationalError)
-    def database_busy(error: OperationalError):  # noqa: ANN202
+    def database_busy(error: OperationalError):
         # A locked SQLite file or a restarting PostgreSQL: nothing was committed.
         db.session.rollback()
         app.logger.warning("database unavailable: %s", error)

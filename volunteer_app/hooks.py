@@ -41,7 +41,7 @@ def take_write_lock() -> None:
         begin_write()
 
 
-def expire_idle_staff():  # noqa: ANN201 - a response or None
+def expire_idle_staff():
     """Log staff out after STAFF_IDLE_MINUTES without a request."""
     if request.endpoint in (None, "static", "bootstrap.static"):
         return None
@@ -60,7 +60,7 @@ def expire_idle_staff():  # noqa: ANN201 - a response or None
     return None
 
 
-def security_headers(response):  # noqa: ANN001, ANN201
+def security_headers(response):
     response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"

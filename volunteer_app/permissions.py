@@ -39,7 +39,7 @@ def role_required(*roles: Role) -> Callable:
     def decorator(view: Callable) -> Callable:
         @wraps(view)
         @login_required
-        def wrapped(*args, **kwargs):  # noqa: ANN202
+        def wrapped(*args, **kwargs):
             if not current_user.has_role(*roles, Role.ADMIN):
                 abort(403)
             return view(*args, **kwargs)

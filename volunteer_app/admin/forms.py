@@ -74,13 +74,11 @@ class GrantForm(FlaskForm):
         _l("Mobile number of the account"),
         validators=[DataRequired(_l("Please enter a mobile number."))],
     )
-    role = SelectField(
-        _l("Role"), choices=list(ROLE_LABELS.items())
-    )
+    role = SelectField(_l("Role"), choices=list(ROLE_LABELS.items()))
     org_unit = SelectField(_l("On unit (covers everything below it)"), coerce=int, choices=[])
     submit = SubmitField(_l("Grant role"))
 
-    def validate_phone(self, field) -> None:  # noqa: ANN001
+    def validate_phone(self, field) -> None:
         self.user = find_user(field.data)
         if self.user is None:
             from wtforms.validators import ValidationError

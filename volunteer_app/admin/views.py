@@ -50,7 +50,9 @@ def orgs():
         parent = node.parent_id if node.parent_id in ids else None
         by_parent.setdefault(parent, []).append(node)
     return render_template(
-        "admin/orgs.html", by_parent=by_parent, level_labels=LEVEL_LABELS,
+        "admin/orgs.html",
+        by_parent=by_parent,
+        level_labels=LEVEL_LABELS,
         can_edit=current_user.has_role(Role.ADMIN),
     )
 
@@ -59,9 +61,7 @@ def _node_forms(node: OrgUnit) -> dict:
     add = AddChildForm(prefix="add")
     add.level.choices = [(lv.value, LEVEL_LABELS[lv.value]) for lv in CHILD_LEVELS[node.level]]
     move = MoveForm(prefix="move")
-    move.parent.choices = [
-        (i, label) for i, label in node_choices() if i != node.id
-    ]
+    move.parent.choices = [(i, label) for i, label in node_choices() if i != node.id]
     return {
         "rename": NameForm(prefix="rename", name=node.name),
         "add": add,
@@ -91,15 +91,20 @@ def org_detail(node_id: int):
                 flash(done[0], "success")
                 return redirect(done[1])
     return render_template(
-        "admin/org_detail.html", node=node, forms=forms, can_edit=can_edit,
-        level_labels=LEVEL_LABELS, usage=org_service.usage(node), children=node.children,
+        "admin/org_detail.html",
+        node=node,
+        forms=forms,
+        can_edit=can_edit,
+        level_labels=LEVEL_LABELS,
+        usage=org_service.usage(node),
+        children=node.children,
         ancestors=org_service.ancestors(node),
         grants=db.session.scalars(select(RoleGrant).where(RoleGrant.org_unit_id == node.id)).all(),
         role_labels=ROLE_LABELS,
     )
 
 
-def _apply(op: str, node: OrgUnit, forms: dict):  # noqa: ANN202
+def _apply(op: str, node: OrgUnit, forms: dict):
     """Run one edit on the node; (message, redirect) on success, None if a form is invalid."""
     ip = request.remote_addr
     here = url_for("admin.org_detail", node_id=node.id)
@@ -110,8 +115,11 @@ def _apply(op: str, node: OrgUnit, forms: dict):  # noqa: ANN202
         from ..models import OrgLevel
 
         child = org_service.create_node(
-            forms["add"].name.data, OrgLevel(forms["add"].level.data), node,
-            actor=current_user, ip=ip,
+            forms["add"].name.data,
+            OrgLevel(forms["add"].level.data),
+            node,
+            actor=current_user,
+            ip=ip,
         )
         return _("The unit has been added."), url_for("admin.org_detail", node_id=child.id)
     if op == "move" and forms["move"].validate_on_submit():
@@ -128,7 +136,9 @@ def _apply(op: str, node: OrgUnit, forms: dict):  # noqa: ANN202
     if op == "delete" and forms["action"].validate_on_submit():
         parent_id = node.parent_id
         org_service.delete_node(node, actor=current_user, ip=ip)
-        target = url_for("admin.org_detail", node_id=parent_id) if parent_id else url_for("admin.orgs")
+        target = (
+            url_for("admin.org_detail", node_id=parent_id) if parent_id else url_for("admin.orgs")
+        )
         return _("The unit has been deleted."), target
     if op not in ("rename", "add", "move", "activate", "deactivate", "delete"):
         abort(400)
@@ -139,9 +149,7 @@ def _apply(op: str, node: OrgUnit, forms: dict):  # noqa: ANN202
 @role_required(Role.ADMIN, Role.ORGANISER)
 def grants():
     form = GrantForm()
-    form.org_unit.choices = [
-        (i, label) for i, label in node_choices()
-    ]
+    form.org_unit.choices = [(i, label) for i, label in node_choices()]
     if form.validate_on_submit():
         node = load_in_scope(OrgUnit, form.org_unit.data, ORG_ROLES)
         try:
@@ -161,7 +169,10 @@ def grants():
         .order_by(OrgUnit.path, RoleGrant.role)
     ).all()
     return render_template(
-        "admin/grants.html", form=form, rows=rows, role_labels=ROLE_LABELS,
+        "admin/grants.html",
+        form=form,
+        rows=rows,
+        role_labels=ROLE_LABELS,
         action=ActionForm(prefix="act"),
     )
 

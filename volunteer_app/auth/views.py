@@ -24,7 +24,7 @@ def safe_next(default: str = "main.index") -> str:
     return url_for(default)
 
 
-def _add_errors(form, messages: list[str]) -> None:  # noqa: ANN001
+def _add_errors(form, messages: list[str]) -> None:
     form.form_errors.extend(messages)
 
 

@@ -14,8 +14,13 @@ from ..services import accounts, orgs
 from . import bp
 
 CATEGORY_KEYS = [
-    "env_sanitation", "streets", "business_order", "traffic_order",
-    "outdoor_ads", "residential", "window_service",
+    "env_sanitation",
+    "streets",
+    "business_order",
+    "traffic_order",
+    "outdoor_ads",
+    "residential",
+    "window_service",
 ]
 
 ONE_YEAR = 365 * 24 * 3600

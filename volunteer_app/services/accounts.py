@@ -42,7 +42,11 @@ def find_user(phone: str) -> User | None:
 
 
 def register(
-    phone: str, password: str, *, display_name: str = "", locale: str | None = None,
+    phone: str,
+    password: str,
+    *,
+    display_name: str = "",
+    locale: str | None = None,
     ip: str | None = None,
 ) -> User:
     """Create an account; every problem with the input is reported at once."""

@@ -11,15 +11,15 @@ from . import ServiceError, audit
 
 #: Tables whose rows point at org nodes; a node referenced by any of them is "in use".
 #: Later modules register theirs with `register_org_reference`.
-_ORG_REFERENCES: list[tuple[str, object]] = [("role grants", RoleGrant.org_unit_id)]
+_ORG_REFERENCES: list[tuple[object, object]] = [(_l("role grants"), RoleGrant.org_unit_id)]
 
 
-def register_org_reference(label: str, column: object) -> None:
+def register_org_reference(label: object, column: object) -> None:
     """Declare a column that references org_units, so delete() refuses nodes in use."""
     _ORG_REFERENCES.append((label, column))
 
 
-def subtree_filter(node: OrgUnit):  # noqa: ANN201 - a SQL expression
+def subtree_filter(node: OrgUnit):
     """A WHERE clause selecting the node and everything below it."""
     return OrgUnit.path.startswith(node.path, autoescape=True)
 
@@ -37,7 +37,9 @@ def ancestors(node: OrgUnit) -> list[OrgUnit]:
     ids = node.ancestor_ids[:-1]
     if not ids:
         return []
-    return list(db.session.scalars(select(OrgUnit).where(OrgUnit.id.in_(ids)).order_by(OrgUnit.depth)))
+    return list(
+        db.session.scalars(select(OrgUnit).where(OrgUnit.id.in_(ids)).order_by(OrgUnit.depth))
+    )
 
 
 def _check_child_level(parent: OrgUnit | None, level: OrgLevel) -> None:
@@ -98,9 +100,7 @@ def rename_node(node: OrgUnit, name: str, *, actor: User, ip: str | None = None)
     return node
 
 
-def move_node(
-    node: OrgUnit, new_parent: OrgUnit, *, actor: User, ip: str | None = None
-) -> OrgUnit:
+def move_node(node: OrgUnit, new_parent: OrgUnit, *, actor: User, ip: str | None = None) -> OrgUnit:
     """Put the node (with its subtree) under another parent, rewriting the paths."""
     if new_parent.is_within(node):
         raise ServiceError(_l("A unit cannot be moved under itself or its own sub-units."))
@@ -133,10 +133,7 @@ def set_active(node: OrgUnit, active: bool, *, actor: User, ip: str | None = Non
     if active and node.parent is not None and not node.parent.active:
         raise ServiceError(_l("Reactivate the parent unit first."))
     query = update(OrgUnit).execution_options(synchronize_session=False)
-    if active:
-        query = query.where(OrgUnit.id == node.id)
-    else:
-        query = query.where(subtree_filter(node))
+    query = query.where(OrgUnit.id == node.id) if active else query.where(subtree_filter(node))
     db.session.execute(query.values(active=active))
     db.session.flush()
     db.session.expire_all()
@@ -154,7 +151,7 @@ def usage(node: OrgUnit) -> list[str]:
     for label, column in _ORG_REFERENCES:
         count = db.session.scalar(select(func.count()).where(column == node.id))
         if count:
-            reasons.append(str(_l("%(n)d %(what)s refer to it", n=count, what=_l(label))))
+            reasons.append(str(_l("%(n)d %(what)s refer to it", n=count, what=label)))
     return reasons
 
 

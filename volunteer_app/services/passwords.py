@@ -14,9 +14,8 @@ _hasher = PasswordHasher()  # argon2id, 64 MiB, t=3: the library's current defau
 def configure_hasher(time_cost: int, memory_kib: int, parallelism: int) -> None:
     """Set the Argon2id cost (the test configuration lowers it to keep the suite quick)."""
     global _hasher
-    _hasher = PasswordHasher(
-        time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism
-    )
+    _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
+
 
 MIN_LENGTH = 8
 MAX_LENGTH = 128

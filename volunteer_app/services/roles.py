@@ -21,11 +21,18 @@ def can_grant(actor: User, role: Role, node: OrgUnit) -> bool:
     return role in ORGANISER_GRANTABLE and covers(actor, node, [Role.ORGANISER])
 
 
-def grant(actor: User, user: User, role: Role, node: OrgUnit, *, ip: str | None = None) -> RoleGrant:
+def grant(
+    actor: User, user: User, role: Role, node: OrgUnit, *, ip: str | None = None
+) -> RoleGrant:
     """Give `user` the role on `node` (and so on its subtree)."""
     if not can_grant(actor, role, node):
         audit.record(
-            "role.grant", actor=actor, ip=ip, success=False, role=role.value, org=node.id,
+            "role.grant",
+            actor=actor,
+            ip=ip,
+            success=False,
+            role=role.value,
+            org=node.id,
             user=user.id,
         )
         raise ServiceError(_l("You may not grant this role on this unit."))
@@ -56,7 +63,12 @@ def revoke(actor: User, row: RoleGrant, *, ip: str | None = None) -> None:
         if len(admins) <= 1:
             raise ServiceError(_l("You cannot remove your own last administrator role."))
     audit.record(
-        "role.revoke", actor=actor, ip=ip, obj=row, role=row.role.value, org=row.org_unit_id,
+        "role.revoke",
+        actor=actor,
+        ip=ip,
+        obj=row,
+        role=row.role.value,
+        org=row.org_unit_id,
         user=row.user_id,
     )
     db.session.delete(row)

@@ -1,0 +1,249 @@
+"""Fixtures: the app on each database, per-test isolation, clients, users per role, factories.
+
+Every test that uses `app` runs once on SQLite and once on PostgreSQL when
+TEST_DATABASE_URL is set (otherwise the PostgreSQL run is skipped, saying why).
+The schema is built by the migrations, once per database per session.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, inspect, text
+
+from config import TestingConfig
+from volunteer_app import create_app
+from volunteer_app.extensions import db
+from volunteer_app.models import OrgLevel, OrgUnit, Role, RoleGrant, User
+from volunteer_app.services import orgs
+from volunteer_app.services.passwords import hash_password
+
+PG_URL = os.environ.get("TEST_DATABASE_URL")
+PG_SKIP = (
+    "PostgreSQL run skipped: TEST_DATABASE_URL is not set "
+    "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test; .ci/run sets it)"
+)
+PASSWORD = "Passw0rd2026"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--screenshots", action="store_true", help="save browser screenshots to docs/screenshots"
+    )
+
+
+def _upgrade(url: str) -> None:
+    app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=url)
+    with app.app_context():
+        from flask_migrate import upgrade
+
+        upgrade()
+        db.engine.dispose()
+
+
+def _reset_postgres(url: str) -> None:
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A migrated, empty database of each kind, made once per test session."""
+    if request.param == "postgresql":
+        if not PG_URL:
+            pytest.skip(PG_SKIP)
+        _reset_postgres(PG_URL)
+        url = PG_URL
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    _upgrade(url)
+    return url
+
+
+def _clean(app: Flask) -> None:
+    with app.app_context():
+        db.session.remove()
+        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+        with db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            else:
+                for table in tables:
+                    conn.execute(text(f"DELETE FROM {table}"))
+                conn.execute(text("DELETE FROM sqlite_sequence")) if _has_sequence(conn) else None
+        db.engine.dispose()
+
+
+def _has_sequence(conn) -> bool:
+    return "sqlite_sequence" in inspect(conn).get_table_names()
+
+
+@pytest.fixture
+def app(database_url: str, request: pytest.FixtureRequest):
+    """A fresh app on an empty (migrated) database; `@pytest.mark.config(...)` overrides."""
+    overrides: dict = {}
+    for marker in request.node.iter_markers("config"):
+        overrides = {**marker.kwargs, **overrides}
+    application = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=database_url, **overrides)
+    with application.app_context():
+        yield application
+        db.session.remove()
+    _clean(application)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask):
+    return app.test_cli_runner()
+
+
+# ---------------------------------------------------------------- factories
+
+
+@dataclass
+class Tree:
+    """A small district: two towns, a party tree and two organisers."""
+
+    district: OrgUnit
+    town_a: OrgUnit
+    community_a1: OrgUnit
+    community_a2: OrgUnit
+    town_b: OrgUnit
+    community_b1: OrgUnit
+    party_root: OrgUnit
+    committee: OrgUnit
+    branch: OrgUnit
+    youth_league: OrgUnit
+    womens_federation: OrgUnit
+
+
+@pytest.fixture
+def tree(app: Flask) -> Tree:
+    make = orgs.create_node
+    district = make("即墨区", OrgLevel.DISTRICT, None)
+    town_a = make("环秀街道", OrgLevel.TOWN, district)
+    town_b = make("潮海街道", OrgLevel.TOWN, district)
+    party_root = make("中共即墨区委", OrgLevel.PARTY_ROOT, district)
+    committee = make("中共环秀街道工作委员会", OrgLevel.PARTY_COMMITTEE, party_root)
+    result = Tree(
+        district=district,
+        town_a=town_a,
+        community_a1=make("东关社区", OrgLevel.COMMUNITY, town_a),
+        community_a2=make("西关社区", OrgLevel.COMMUNITY, town_a),
+        town_b=town_b,
+        community_b1=make("岘山社区", OrgLevel.COMMUNITY, town_b),
+        party_root=party_root,
+        committee=committee,
+        branch=make("东关社区党支部", OrgLevel.PARTY_BRANCH, committee),
+        youth_league=make("共青团即墨区委员会", OrgLevel.ORGANISER, district),
+        womens_federation=make("即墨区妇女联合会", OrgLevel.ORGANISER, district),
+    )
+    db.session.commit()
+    return result
+
+
+_phones = itertools.count(1)
+_FAST_HASH: dict[str, str] = {}
+
+
+def _hash(password: str) -> str:
+    if password not in _FAST_HASH:
+        _FAST_HASH[password] = hash_password(password)
+    return _FAST_HASH[password]
+
+
+@pytest.fixture
+def make_user(app: Flask):
+    """make_user(role=None, node=None, phone=None, password=PASSWORD) -> User (committed)."""
+
+    def make(
+        role: Role | None = None,
+        node: OrgUnit | None = None,
+        *,
+        phone: str | None = None,
+        password: str = PASSWORD,
+        name: str = "测试用户",
+    ) -> User:
+        phone = phone or f"139{next(_phones):08d}"
+        user = User(phone=phone, password_hash=_hash(password), display_name=name)
+        db.session.add(user)
+        db.session.flush()
+        if role is not None:
+            assert node is not None, "a role needs a node"
+            db.session.add(RoleGrant(user_id=user.id, org_unit_id=node.id, role=role))
+        db.session.commit()
+        return user
+
+    return make
+
+
+# ---------------------------------------------------------------- HTTP helpers
+
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_token(client: FlaskClient, path: str = "/auth/login") -> str:
+    """The CSRF token of the client's session, read from a form page."""
+    html = client.get(path).get_data(as_text=True)
+    match = CSRF_RE.search(html)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+class Auth:
+    def __init__(self, client: FlaskClient):
+        self.client = client
+
+    def login(self, phone: str, password: str = PASSWORD, **extra):
+        token = csrf_token(self.client)
+        return self.client.post(
+            "/auth/login",
+            data={"csrf_token": token, "phone": phone, "password": password, **extra},
+        )
+
+    def logout(self):
+        token = csrf_token(self.client, "/")
+        return self.client.post("/auth/logout", data={"csrf_token": token})
+
+    def post(self, path: str, data: dict | None = None, **kwargs):
+        """POST with the session's CSRF token added."""
+        token = csrf_token(self.client, "/")
+        return self.client.post(path, data={"csrf_token": token, **(data or {})}, **kwargs)
+
+
+@pytest.fixture
+def auth(client: FlaskClient) -> Auth:
+    return Auth(client)
+
+
+@pytest.fixture
+def login_as(app: Flask, tree: Tree, make_user):
+    """login_as(role, node=None) -> (client, user): a fresh client logged in with that role."""
+
+    def login(role: Role | None, node: OrgUnit | None = None) -> tuple[FlaskClient, User]:
+        if role is not None and node is None:
+            node = tree.district if role is Role.ADMIN else tree.town_a
+        user = make_user(role, node)
+        client = app.test_client()
+        response = Auth(client).login(user.phone)
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return client, user
+
+    return login
+
+
+ROOT = Path(__file__).resolve().parent.parent
