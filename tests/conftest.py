@@ -56,12 +56,23 @@ def _reset_postgres(url: str) -> None:
     engine.dispose()
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return "databases: " + ", ".join(BACKENDS) + ("" if PG_URL else f"  ({PG_SKIP})")
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    if not PG_URL:
+        terminalreporter.write_line(f"NOTE: {PG_SKIP}", yellow=True, bold=True)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
     """A migrated, empty database of each kind, made once per test session."""
     if request.param == "postgresql":
-        if not PG_URL:
-            pytest.skip(PG_SKIP)
+        assert PG_URL
         _reset_postgres(PG_URL)
         url = PG_URL
     else:
@@ -88,6 +99,20 @@ def _has_sequence(conn) -> bool:
     return "sqlite_sequence" in inspect(conn).get_table_names()
 
 
+class FreshContextClient(FlaskClient):
+    """Each request gets its own app context (its own `g` and database session), as in a
+    real server, even though the test itself holds an app context open."""
+
+    def open(self, *args, **kwargs):
+        # The test's own session ends its transaction around each request, so that it
+        # neither holds a lock the request needs nor reads a snapshot from before it.
+        db.session.commit()
+        with self.application.app_context():
+            response = super().open(*args, **kwargs)
+        db.session.commit()
+        return response
+
+
 @pytest.fixture
 def app(database_url: str, request: pytest.FixtureRequest):
     """A fresh app on an empty (migrated) database; `@pytest.mark.config(...)` overrides."""
@@ -95,6 +120,7 @@ def app(database_url: str, request: pytest.FixtureRequest):
     for marker in request.node.iter_markers("config"):
         overrides = {**marker.kwargs, **overrides}
     application = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=database_url, **overrides)
+    application.test_client_class = FreshContextClient
     with application.app_context():
         yield application
         db.session.remove()

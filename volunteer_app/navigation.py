@@ -39,7 +39,7 @@ NAV_ITEMS: list[NavItem] = [
         frozenset({Role.LEAD, Role.ORGANISER, Role.BRANCH_SECRETARY}),
     ),
     NavItem("admin.orgs", _l("Organisations"), frozenset({Role.ORGANISER})),
-    NavItem("admin.grants", _l("Roles"), frozenset({Role.ADMIN})),
+    NavItem("admin.grants", _l("Roles"), frozenset({Role.ORGANISER})),
     NavItem("admin.audit", _l("Audit log"), frozenset({Role.ADMIN})),
 ]
 

@@ -6,6 +6,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import SelectField, StringField, SubmitField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from ..auth.forms import PhoneField
@@ -35,12 +36,12 @@ ROLE_LABELS = {
 }
 
 
-def node_choices(active_only: bool = True) -> list[tuple[int, str]]:
+def node_choices(active_only: bool = True) -> list[SelectChoice]:
     """Every node, indented by depth, in tree order."""
     query = select(OrgUnit).order_by(OrgUnit.path)
     if active_only:
         query = query.where(OrgUnit.active.is_(True))
-    return [(n.id, "　" * n.depth + n.name) for n in db.session.scalars(query)]
+    return [SelectChoice(n.id, "　" * n.depth + n.name) for n in db.session.scalars(query)]
 
 
 class NameForm(FlaskForm):
@@ -74,7 +75,9 @@ class GrantForm(FlaskForm):
         _l("Mobile number of the account"),
         validators=[DataRequired(_l("Please enter a mobile number."))],
     )
-    role = SelectField(_l("Role"), choices=list(ROLE_LABELS.items()))
+    role = SelectField(
+        _l("Role"), choices=[SelectChoice(value, label) for value, label in ROLE_LABELS.items()]
+    )
     org_unit = SelectField(_l("On unit (covers everything below it)"), coerce=int, choices=[])
     submit = SubmitField(_l("Grant role"))
 

@@ -6,6 +6,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
 
 from ..extensions import db
 from ..models import CHILD_LEVELS, AuditLog, OrgUnit, Role, RoleGrant, User
@@ -59,9 +60,11 @@ def orgs():
 
 def _node_forms(node: OrgUnit) -> dict:
     add = AddChildForm(prefix="add")
-    add.level.choices = [(lv.value, LEVEL_LABELS[lv.value]) for lv in CHILD_LEVELS[node.level]]
+    add.level.choices = [
+        SelectChoice(lv.value, LEVEL_LABELS[lv.value]) for lv in CHILD_LEVELS[node.level]
+    ]
     move = MoveForm(prefix="move")
-    move.parent.choices = [(i, label) for i, label in node_choices() if i != node.id]
+    move.parent.choices = [c for c in node_choices() if c.value != node.id]
     return {
         "rename": NameForm(prefix="rename", name=node.name),
         "add": add,
@@ -149,7 +152,7 @@ def _apply(op: str, node: OrgUnit, forms: dict):
 @role_required(Role.ADMIN, Role.ORGANISER)
 def grants():
     form = GrantForm()
-    form.org_unit.choices = [(i, label) for i, label in node_choices()]
+    form.org_unit.choices = node_choices()
     if form.validate_on_submit():
         node = load_in_scope(OrgUnit, form.org_unit.data, ORG_ROLES)
         try:
