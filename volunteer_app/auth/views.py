@@ -57,6 +57,8 @@ def login():
     if current_user.is_authenticated:
         return redirect(safe_next())
     form = LoginForm()
+    if request.method == "GET" and request.args.get("phone"):
+        form.phone.data = accounts.normalise_phone(request.args["phone"])[:11]
     if form.validate_on_submit():
         result = accounts.authenticate(
             form.phone.data,
