@@ -85,6 +85,8 @@ class DevelopmentConfig(Config):
     ENV_NAME = "development"
     GENERATE_DEV_KEYS = True
     SHOW_DEMO_LOGINS = True
+    #: /dev/messages lists the SMS the log channel "sent" (codes for a local registration).
+    DEV_TOOLS = _bool("DEV_TOOLS", True)
 
 
 class TestingConfig(Config):

@@ -134,10 +134,16 @@ def register_blueprints(app: Flask) -> None:
     from .admin import bp as admin_bp
     from .auth import bp as auth_bp
     from .main import bp as main_bp
+    from .volunteers import bp as volunteers_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(volunteers_bp)
+    if app.config.get("DEV_TOOLS"):
+        from .dev import bp as dev_bp
+
+        app.register_blueprint(dev_bp, url_prefix="/dev")
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -27,11 +27,15 @@ class NavItem:
 NAV_ITEMS: list[NavItem] = [
     NavItem("main.index", _l("Home")),
     NavItem("events.index", _l("Events")),
+    NavItem("volunteers.me", _l("My profile")),
     NavItem("volunteers.my_shifts", _l("My shifts")),
     NavItem("volunteers.my_qr", _l("My QR code")),
     NavItem("hours.mine", _l("My hours")),
     NavItem("checkin.index", _l("Check-in"), frozenset({Role.LEAD})),
     NavItem("organise.dashboard", _l("Workspace"), frozenset({Role.ORGANISER})),
+    NavItem(
+        "volunteers.search", _l("Volunteers"), frozenset({Role.ORGANISER, Role.BRANCH_SECRETARY})
+    ),
     NavItem("tallies.index", _l("Tallies"), frozenset({Role.ORGANISER, Role.BRANCH_SECRETARY})),
     NavItem(
         "main.my_roles",

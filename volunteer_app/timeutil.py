@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
@@ -21,3 +21,8 @@ def to_local(value: datetime) -> datetime:
 def from_local(value: datetime) -> datetime:
     """A naive local (Asia/Shanghai) time, as typed by a person, to naive UTC."""
     return value.replace(tzinfo=LOCAL_TZ).astimezone(UTC).replace(tzinfo=None)
+
+
+def local_today() -> date:
+    """Today's date in Asia/Shanghai."""
+    return datetime.now(LOCAL_TZ).date()

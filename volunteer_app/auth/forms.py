@@ -21,11 +21,32 @@ class PhoneField(StringField):
 _PHONE_RENDER = {"autocomplete": "tel", "inputmode": "numeric", "maxlength": 16}
 
 
-class RegisterForm(FlaskForm):
+class PhoneForm(FlaskForm):
+    """Step 1 of registration and of a password reset: the number to send a code to."""
+
     phone = PhoneField(
         _l("Mobile number"),
         validators=[DataRequired(_l("Please enter your mobile number."))],
         render_kw=_PHONE_RENDER,
+    )
+    submit = SubmitField(_l("Send verification code"))
+
+
+_CODE = {
+    "inputmode": "numeric",
+    "autocomplete": "one-time-code",
+    "maxlength": 6,
+    "pattern": "[0-9]*",
+}
+
+
+class RegisterForm(FlaskForm):
+    """Step 2: the code from the SMS and a password."""
+
+    code = StringField(
+        _l("Verification code"),
+        validators=[DataRequired(_l("Please enter the 6-digit code from the SMS.")), Length(max=6)],
+        render_kw=_CODE,
     )
     password = PasswordField(
         _l("Password"),
@@ -57,6 +78,29 @@ class LoginForm(FlaskForm):
     )
     remember = BooleanField(_l("Keep me logged in on this phone"))
     submit = SubmitField(_l("Log in"))
+
+
+class ResetForm(FlaskForm):
+    code = StringField(
+        _l("Verification code"),
+        validators=[DataRequired(_l("Please enter the 6-digit code from the SMS.")), Length(max=6)],
+        render_kw=_CODE,
+    )
+    password = PasswordField(
+        _l("New password"),
+        validators=[DataRequired(_l("Please choose a new password."))],
+        description=_l("At least 8 characters, with letters and digits."),
+        render_kw={"autocomplete": "new-password"},
+    )
+    confirm = PasswordField(
+        _l("Repeat new password"),
+        validators=[
+            DataRequired(_l("Please repeat the new password.")),
+            EqualTo("password", _l("The two passwords do not match.")),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )
+    submit = SubmitField(_l("Set new password"))
 
 
 class ChangePasswordForm(FlaskForm):

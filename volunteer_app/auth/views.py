@@ -10,9 +10,11 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from ..extensions import db, limiter
 from ..i18n import select_locale
-from ..services import ServiceError, accounts, audit
+from ..models import CodePurpose
+from ..services import ServiceError, accounts, audit, notify, sms
+from ..timeutil import utcnow
 from . import bp
-from .forms import ChangePasswordForm, LoginForm, RegisterForm
+from .forms import ChangePasswordForm, LoginForm, PhoneForm, RegisterForm, ResetForm
 
 
 def safe_next(default: str = "main.index") -> str:
@@ -28,27 +30,105 @@ def _add_errors(form, messages: list[str]) -> None:
     form.form_errors.extend(messages)
 
 
+def _send_code(purpose: CodePurpose, form: PhoneForm, session_key: str):
+    """Send a code (or a notice) and move to step 2; the answer is the same either way."""
+    try:
+        outbox_id = sms.request_code(form.phone.data, purpose, now=utcnow(), locale=select_locale())
+    except ServiceError as error:
+        db.session.rollback()
+        form.form_errors.extend(error.messages)
+        return None
+    db.session.commit()
+    notify.deliver([outbox_id])
+    session[session_key] = form.phone.data
+    flash(
+        _(
+            "A message is on its way to %(phone)s. A code is valid for 5 minutes.",
+            phone=form.phone.data,
+        ),
+        "info",
+    )
+    return redirect(url_for(f"auth.{session_key}_verify"))
+
+
 @bp.route("/register", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["RATELIMIT_REGISTER"], methods=["POST"])
 def register():
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
+    form = PhoneForm()
+    if form.validate_on_submit():
+        sent = _send_code(CodePurpose.REGISTER, form, "register")
+        if sent is not None:
+            return sent
+    return render_template("auth/register.html", form=form)
+
+
+@bp.route("/register/verify", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_REGISTER"], methods=["POST"])
+def register_verify():
+    phone = session.get("register")
+    if not phone:
+        return redirect(url_for("auth.register"))
     form = RegisterForm()
     if form.validate_on_submit():
         try:
+            sms.check_code(phone, CodePurpose.REGISTER, form.code.data, now=utcnow())
+        except ServiceError as error:
+            db.session.commit()  # the try is counted
+            form.form_errors.extend(error.messages)
+            return render_template("auth/register_verify.html", form=form, phone=phone)
+        try:
             user = accounts.register(
-                form.phone.data, form.password.data, locale=select_locale(), ip=request.remote_addr
+                phone,
+                form.password.data,
+                locale=select_locale(),
+                ip=request.remote_addr,
+                phone_verified=True,
             )
         except ServiceError as error:
             db.session.rollback()
-            _add_errors(form, error.messages)
+            form.form_errors.extend(error.messages)
         else:
             db.session.commit()
+            session.pop("register", None)
             login_user(user)
-            session["seen"] = None
             flash(_("Welcome! Your account has been created."), "success")
-            return redirect(safe_next())
-    return render_template("auth/register.html", form=form)
+            return redirect(url_for("volunteers.step_identity"))
+    return render_template("auth/register_verify.html", form=form, phone=phone)
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_REGISTER"], methods=["POST"])
+def reset():
+    form = PhoneForm()
+    if form.validate_on_submit():
+        sent = _send_code(CodePurpose.RESET, form, "reset")
+        if sent is not None:
+            return sent
+    return render_template("auth/reset.html", form=form)
+
+
+@bp.route("/reset/verify", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"], methods=["POST"])
+def reset_verify():
+    phone = session.get("reset")
+    if not phone:
+        return redirect(url_for("auth.reset"))
+    form = ResetForm()
+    if form.validate_on_submit():
+        try:
+            sms.check_code(phone, CodePurpose.RESET, form.code.data, now=utcnow())
+            accounts.reset_password(phone, form.password.data, ip=request.remote_addr)
+        except ServiceError as error:
+            db.session.commit()  # the try is counted
+            form.form_errors.extend(error.messages)
+        else:
+            db.session.commit()
+            session.pop("reset", None)
+            flash(_("Your password has been reset. Please log in."), "success")
+            return redirect(url_for("auth.login", phone=phone))
+    return render_template("auth/reset_verify.html", form=form, phone=phone)
 
 
 @bp.route("/login", methods=["GET", "POST"])

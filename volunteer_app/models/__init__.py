@@ -1,19 +1,40 @@
 """Every model module is imported here so Alembic autogenerate sees all tables."""
 
 from .audit import AuditLog
+from .notify import Channel, CodePurpose, Notification, SmsCode
 from .orgs import CHILD_LEVELS, LEVEL_KIND, OrgKind, OrgLevel, OrgUnit
 from .people import STAFF_ROLES, LoginThrottle, Role, RoleGrant, User
+from .volunteers import (
+    AffiliationHistory,
+    Gender,
+    IdType,
+    MembershipStatus,
+    PoliticalStatus,
+    TeamMembership,
+    VolunteerProfile,
+)
 
 __all__ = [
     "CHILD_LEVELS",
     "LEVEL_KIND",
     "STAFF_ROLES",
+    "AffiliationHistory",
     "AuditLog",
+    "Channel",
+    "CodePurpose",
+    "Gender",
+    "IdType",
     "LoginThrottle",
+    "MembershipStatus",
+    "Notification",
     "OrgKind",
     "OrgLevel",
     "OrgUnit",
+    "PoliticalStatus",
     "Role",
     "RoleGrant",
+    "SmsCode",
+    "TeamMembership",
     "User",
+    "VolunteerProfile",
 ]

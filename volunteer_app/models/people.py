@@ -46,6 +46,11 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
     password_changed_at: Mapped[datetime | None]
+    #: Set when the number was proven by an SMS code (registration or password reset).
+    phone_verified_at: Mapped[datetime | None]
+    #: Set when the volunteer deleted the account: personal fields are erased, the
+    #: service records stay (anonymised) so tallies do not change.
+    deleted_at: Mapped[datetime | None]
 
     grants: Mapped[list[RoleGrant]] = relationship(
         back_populates="user",

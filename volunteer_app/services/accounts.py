@@ -48,6 +48,7 @@ def register(
     display_name: str = "",
     locale: str | None = None,
     ip: str | None = None,
+    phone_verified: bool = False,
 ) -> User:
     """Create an account; every problem with the input is reported at once."""
     phone = normalise_phone(phone)
@@ -64,6 +65,7 @@ def register(
         display_name=display_name.strip()[:50],
         locale=locale,
         password_changed_at=utcnow(),
+        phone_verified_at=utcnow() if phone_verified else None,
     )
     db.session.add(user)
     try:
@@ -183,6 +185,27 @@ def change_password(user: User, current: str, new: str, *, ip: str | None = None
     user.password_changed_at = utcnow()
     audit.record("account.password_change", actor=user, ip=ip)
     db.session.flush()
+
+
+def reset_password(phone: str, new: str, *, ip: str | None = None) -> User:
+    """Set a new password for a number proven by an SMS code; it also lifts a lockout."""
+    problems = password_problems(new)
+    user = find_user(normalise_phone(phone))
+    if user is None or user.deleted_at is not None:
+        problems.append(str(_l("The code is wrong or has expired. Ask for a new one if needed.")))
+    if problems:
+        raise ServiceError(problems)
+    user.password_hash = hash_password(new)
+    user.password_changed_at = utcnow()
+    user.phone_verified_at = user.phone_verified_at or utcnow()
+    user.active = True
+    throttle = db.session.get(LoginThrottle, user.phone)
+    if throttle is not None:
+        throttle.failures = 0
+        throttle.locked_until = None
+    audit.record("account.password_reset", actor=user, ip=ip)
+    db.session.flush()
+    return user
 
 
 def set_preferences(

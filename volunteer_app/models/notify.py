@@ -1,0 +1,72 @@
+"""The notification outbox and one-time SMS codes."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import JSON, Enum, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from ..timeutil import utcnow
+from .people import _values
+
+
+class Channel(enum.StrEnum):
+    IN_APP = "in_app"
+    SMS = "sms"
+    EMAIL = "email"
+
+
+class Notification(db.Model):
+    """One message to one recipient on one channel; delivered by the outbox worker."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_pending", "sent_at", "not_before"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    #: Phone number or e-mail address for messages to people without an account yet.
+    address: Mapped[str | None] = mapped_column(String(120))
+    channel: Mapped[Channel] = mapped_column(
+        Enum(Channel, native_enum=False, length=10, values_callable=_values)
+    )
+    template: Mapped[str] = mapped_column(String(60))
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    #: Rendered text, in the recipient's language, as it was sent.
+    body: Mapped[str] = mapped_column(String(1000), default="")
+    #: Unique per logical message (e.g. "reminder-day:signup:42") so none is sent twice.
+    dedupe_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    not_before: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    sent_at: Mapped[datetime | None]
+    read_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CodePurpose(enum.StrEnum):
+    REGISTER = "register"
+    RESET = "reset"
+
+
+class SmsCode(db.Model):
+    """A 6-digit code proving a phone number: 5 minutes, 5 tries, stored hashed."""
+
+    __tablename__ = "sms_codes"
+    __table_args__ = (Index("ix_sms_codes_phone_created", "phone", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(String(11))
+    purpose: Mapped[CodePurpose] = mapped_column(
+        Enum(CodePurpose, native_enum=False, length=10, values_callable=_values)
+    )
+    #: HMAC of the code; None when the number needed no code (a notice was sent instead).
+    code_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(default=0)
+    used_at: Mapped[datetime | None]

@@ -1,0 +1,149 @@
+"""The notification layer: messages go into the outbox, channels deliver them.
+
+Services enqueue (in the caller's transaction); delivery happens after the commit, by the
+caller for urgent messages (SMS codes) and by the scheduler's outbox job for the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import Channel, Notification, User
+from ..timeutil import utcnow
+
+log = logging.getLogger("volunteer_app.notify")
+
+
+def _sms_code(p: dict) -> str:
+    return _(
+        "[Volunteers First] Your verification code is %(code)s. It is valid for 5 minutes. "
+        "If you did not ask for it, ignore this message.",
+        code=p["code"],
+    )
+
+
+def _sms_already_registered(_p: dict) -> str:
+    return _(
+        "[Volunteers First] Someone tried to register with this number, which already has an "
+        "account. Log in, or use 'Forgot password' to set a new password."
+    )
+
+
+def _sms_not_registered(_p: dict) -> str:
+    return _(
+        "[Volunteers First] A password reset was asked for this number, which has no account. "
+        "You can register with it."
+    )
+
+
+def _invitation(p: dict) -> str:
+    return _(
+        "[Volunteers First] %(org)s has registered you as a volunteer. Set your password at "
+        "%(url)s with this phone number.",
+        org=p["org"],
+        url=p["url"],
+    )
+
+
+def _team_answer(p: dict) -> str:
+    if p["approved"]:
+        return _("Your request to join %(team)s was approved.", team=p["team"])
+    return _("Your request to join %(team)s was declined.", team=p["team"])
+
+
+#: template name -> renderer(payload) -> text, called in the recipient's language.
+TEMPLATES: dict[str, Callable[[dict], str]] = {
+    "sms_code": _sms_code,
+    "sms_already_registered": _sms_already_registered,
+    "sms_not_registered": _sms_not_registered,
+    "invitation": _invitation,
+    "team_answer": _team_answer,
+}
+
+
+def render(template: str, payload: dict, locale: str) -> str:
+    """The message text in the given language."""
+    with force_locale(locale):
+        return TEMPLATES[template](payload)
+
+
+def enqueue(
+    template: str,
+    *,
+    channel: Channel,
+    user: User | None = None,
+    address: str | None = None,
+    payload: dict[str, Any] | None = None,
+    dedupe_key: str | None = None,
+    not_before: datetime | None = None,
+    locale: str | None = None,
+) -> Notification:
+    """Add a message to the outbox in the caller's transaction."""
+    payload = payload or {}
+    locale = locale or (user.locale if user and user.locale else None) or "zh"
+    row = Notification(
+        user_id=user.id if user else None,
+        address=address,
+        channel=channel,
+        template=template,
+        payload=payload,
+        body=render(template, payload, locale),
+        dedupe_key=dedupe_key,
+        not_before=not_before or utcnow(),
+    )
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+# ---------------------------------------------------------------- channels
+
+
+def _deliver_in_app(row: Notification) -> None:
+    """In-app messages are delivered by being in the table; the centre shows them."""
+
+
+def _deliver_sms_log(row: Notification) -> None:
+    """The development SMS channel: the text goes to the log (and /dev/messages)."""
+    log.warning("SMS to %s: %s", row.address or f"user {row.user_id}", row.body)
+
+
+ADAPTERS: dict[Channel, Callable[[Notification], None]] = {
+    Channel.IN_APP: _deliver_in_app,
+    Channel.SMS: _deliver_sms_log,
+    Channel.EMAIL: _deliver_sms_log,
+}
+
+
+def deliver(ids: Iterable[int], *, now: datetime | None = None) -> int:
+    """Send the given outbox rows now (after the commit that made them); returns how many
+    went out. Failures stay in the outbox with their error for the retry job."""
+    sent = 0
+    now = now or utcnow()
+    ids = list(ids)
+    if not ids:
+        return 0
+    rows = db.session.scalars(
+        select(Notification).where(Notification.id.in_(ids), Notification.sent_at.is_(None))
+    ).all()
+    for row in rows:
+        row.attempts += 1
+        try:
+            ADAPTERS[row.channel](row)
+        except Exception as error:
+            row.last_error = str(error)[:500]
+            current_app.logger.warning("delivery of notification %s failed: %s", row.id, error)
+        else:
+            row.sent_at = now
+            sent += 1
+    db.session.commit()
+    return sent

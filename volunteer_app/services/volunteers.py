@@ -1,0 +1,479 @@
+"""Volunteer profiles: the registration steps, completeness, affiliation history, minors,
+the volunteer's own data download and account deletion."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import String, cast, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
+
+from ..catalog import AVAILABILITY, CATEGORIES, SKILLS
+from ..extensions import db
+from ..models import (
+    AffiliationHistory,
+    Gender,
+    IdType,
+    MembershipStatus,
+    OrgLevel,
+    OrgUnit,
+    PoliticalStatus,
+    Role,
+    TeamMembership,
+    User,
+    VolunteerProfile,
+)
+from . import ServiceError, audit, idnumbers, pii
+from .accounts import PHONE_RE, normalise_phone
+from .scope import path_filter
+
+#: Version of the privacy notice a consent refers to (templates/volunteers/privacy.html).
+PRIVACY_VERSION = "2026-11"
+ADULT_AGE = 18
+CHILD_AGE = 14  # under 14: sensitive personal information (PIPL Art 28, 31)
+
+
+def profile_of(user: User) -> VolunteerProfile:
+    """The user's profile, created empty on first use."""
+    profile = db.session.get(VolunteerProfile, user.id)
+    if profile is None:
+        profile = VolunteerProfile(
+            user_id=user.id, skills=[], service_categories=[], availability=[]
+        )
+        db.session.add(profile)
+        db.session.flush()
+    return profile
+
+
+# ---------------------------------------------------------------- identity
+
+
+def set_identity(
+    user: User,
+    real_name: str,
+    id_type: IdType,
+    id_number: str,
+    *,
+    today: date,
+    gender: Gender | None = None,
+    birth_date: date | None = None,
+    actor: User | None = None,
+    ip: str | None = None,
+) -> VolunteerProfile:
+    """Record the real name and ID; a resident number gives birth date and gender."""
+    problems: list[str] = []
+    name = (real_name or "").strip()
+    if not name:
+        problems.append(str(_l("Please enter your real name.")))
+    elif len(name) > 50:
+        problems.append(str(_l("The name may have at most 50 characters.")))
+    info = None
+    try:
+        info = idnumbers.parse(id_number, id_type, today=today)
+    except idnumbers.IdNumberError as error:
+        problems.append(str(error))
+    if id_type is not IdType.RESIDENT:
+        if gender is None:
+            problems.append(str(_l("Please choose the gender.")))
+        if birth_date is None:
+            problems.append(str(_l("Please enter the birth date.")))
+        elif birth_date > today or birth_date.year < 1900:
+            problems.append(str(_l("The birth date is not plausible.")))
+    id_hash = None
+    if info is not None:
+        id_hash = pii.keyed_hash(f"{info.id_type.value}:{info.number}")
+        taken = db.session.scalar(
+            select(VolunteerProfile.user_id).where(
+                VolunteerProfile.id_hash == id_hash, VolunteerProfile.user_id != user.id
+            )
+        )
+        if taken is not None:
+            problems.append(str(_l("This ID number is already registered to another account.")))
+    if problems:
+        raise ServiceError(problems)
+    assert info is not None and id_hash is not None
+    profile = profile_of(user)
+    profile.real_name = name
+    profile.id_type = info.id_type
+    profile.id_number_encrypted = pii.encrypt(info.number)
+    profile.id_hash = id_hash
+    profile.id_masked = idnumbers.mask(info.number)
+    profile.gender = info.gender or gender
+    profile.birth_date = info.birth_date or birth_date
+    user.display_name = name
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError:
+        raise ServiceError(_l("This ID number is already registered to another account.")) from None
+    audit.record("volunteer.identity", actor=actor or user, ip=ip, obj=user)
+    return profile
+
+
+def id_number_of(profile: VolunteerProfile) -> str | None:
+    """The clear ID number (for the volunteer themself and audited exports only)."""
+    if not profile.id_number_encrypted:
+        return None
+    return pii.decrypt(profile.id_number_encrypted)
+
+
+# ---------------------------------------------------------------- affiliation
+
+
+def _record_history(
+    user: User, profile: VolunteerProfile, actor: User | None, now: datetime
+) -> None:
+    current = db.session.scalar(
+        select(AffiliationHistory).where(
+            AffiliationHistory.user_id == user.id, AffiliationHistory.valid_to.is_(None)
+        )
+    )
+    if current is not None:
+        if (current.community_id, current.branch_id) == (profile.community_id, profile.branch_id):
+            return
+        current.valid_to = now
+    db.session.add(
+        AffiliationHistory(
+            user_id=user.id,
+            community_id=profile.community_id,
+            branch_id=profile.branch_id,
+            valid_from=now,
+            changed_by_id=actor.id if actor else user.id,
+        )
+    )
+
+
+def set_residence(
+    user: User, community: OrgUnit | None, *, now: datetime, actor: User | None = None
+) -> VolunteerProfile:
+    """Set the residence community (社区/村); the previous one stays in the history."""
+    if community is None or community.level is not OrgLevel.COMMUNITY or not community.active:
+        raise ServiceError(_l("Please choose your community or village."))
+    profile = profile_of(user)
+    profile.community_id = community.id
+    db.session.flush()
+    _record_history(user, profile, actor, now)
+    return profile
+
+
+def set_politics(
+    user: User,
+    status: PoliticalStatus | None,
+    branch: OrgUnit | None,
+    *,
+    now: datetime,
+    actor: User | None = None,
+) -> VolunteerProfile:
+    """Political status; Party members also name their (work) Party branch (双报到)."""
+    if status is None:
+        raise ServiceError(_l("Please choose your political status."))
+    if status.is_party_member:
+        if branch is None or branch.level is not OrgLevel.PARTY_BRANCH or not branch.active:
+            raise ServiceError(_l("Party members please choose their Party branch."))
+    else:
+        branch = None
+    profile = profile_of(user)
+    profile.political_status = status
+    profile.branch_id = branch.id if branch else None
+    db.session.flush()
+    _record_history(user, profile, actor, now)
+    return profile
+
+
+# ---------------------------------------------------------------- details and consent
+
+
+def set_details(
+    user: User,
+    *,
+    skills: list[str],
+    categories: list[str],
+    availability: list[str],
+    emergency_name: str,
+    emergency_phone: str,
+) -> VolunteerProfile:
+    """Skills, preferred service categories, availability and an emergency contact."""
+    problems = []
+    emergency_name = (emergency_name or "").strip()
+    emergency_phone = normalise_phone(emergency_phone)
+    if not emergency_name:
+        problems.append(str(_l("Please name an emergency contact.")))
+    if not PHONE_RE.match(emergency_phone):
+        problems.append(str(_l("The emergency contact needs an 11-digit mobile number.")))
+    elif emergency_phone == user.phone:
+        problems.append(str(_l("The emergency contact must be someone else's number.")))
+    if not categories:
+        problems.append(str(_l("Please choose at least one kind of service.")))
+    if problems:
+        raise ServiceError(problems)
+    profile = profile_of(user)
+    profile.skills = [s for s in skills if s in SKILLS]
+    profile.service_categories = [c for c in categories if c in CATEGORIES]
+    profile.availability = [a for a in availability if a in AVAILABILITY]
+    profile.emergency_name = emergency_name[:50]
+    profile.emergency_phone = emergency_phone
+    db.session.flush()
+    return profile
+
+
+def is_minor(profile: VolunteerProfile, today: date) -> bool:
+    age = profile.age_on(today)
+    return age is not None and age < ADULT_AGE
+
+
+def give_consent(
+    user: User,
+    *,
+    privacy: bool,
+    sensitive: bool,
+    guardian_name: str = "",
+    guardian_phone: str = "",
+    guardian_consent: bool = False,
+    now: datetime,
+    today: date,
+    ip: str | None = None,
+) -> VolunteerProfile:
+    """Record consent to the privacy notice and, separately, to sensitive data; under 18
+    a guardian's name, number and consent are required too."""
+    profile = profile_of(user)
+    problems = []
+    if not privacy:
+        problems.append(str(_l("Please agree to the privacy notice.")))
+    if not sensitive:
+        problems.append(str(_l("Please agree to the processing of your ID number.")))
+    minor = is_minor(profile, today)
+    guardian_phone = normalise_phone(guardian_phone)
+    if minor:
+        if not (guardian_name or "").strip():
+            problems.append(str(_l("Volunteers under 18 need a guardian's name.")))
+        if not PHONE_RE.match(guardian_phone):
+            problems.append(str(_l("Volunteers under 18 need a guardian's mobile number.")))
+        if not guardian_consent:
+            problems.append(str(_l("Volunteers under 18 need their guardian's consent.")))
+    if problems:
+        raise ServiceError(problems)
+    profile.privacy_version = PRIVACY_VERSION
+    profile.consented_at = now
+    profile.sensitive_consented_at = now
+    if minor:
+        profile.guardian_name = guardian_name.strip()[:50]
+        profile.guardian_phone = guardian_phone
+        profile.guardian_consented_at = now
+    db.session.flush()
+    audit.record(
+        "volunteer.consent", actor=user, ip=ip, obj=user, version=PRIVACY_VERSION, guardian=minor
+    )
+    return profile
+
+
+# ---------------------------------------------------------------- completeness
+
+
+@dataclass(frozen=True)
+class Step:
+    key: str
+    label: object
+    endpoint: str
+
+
+STEPS = [
+    Step("identity", _l("Real name and ID number"), "volunteers.step_identity"),
+    Step("residence", _l("Residence community"), "volunteers.step_residence"),
+    Step("politics", _l("Political status"), "volunteers.step_politics"),
+    Step("details", _l("Skills and emergency contact"), "volunteers.step_details"),
+    Step("consent", _l("Consent"), "volunteers.step_consent"),
+]
+
+
+def missing_steps(profile: VolunteerProfile | None, today: date) -> list[Step]:
+    """The registration steps still to do before the volunteer can sign up for a shift."""
+    if profile is None:
+        return list(STEPS)
+    done = {
+        "identity": bool(profile.id_hash and profile.real_name and profile.birth_date),
+        "residence": profile.community_id is not None,
+        "politics": profile.political_status is not None
+        and (not profile.political_status.is_party_member or profile.branch_id is not None),
+        "details": bool(profile.emergency_phone and profile.service_categories),
+        "consent": bool(profile.consented_at and profile.sensitive_consented_at)
+        and (not is_minor(profile, today) or profile.guardian_consented_at is not None),
+    }
+    return [step for step in STEPS if not done[step.key]]
+
+
+def is_complete(profile: VolunteerProfile | None, today: date) -> bool:
+    return not missing_steps(profile, today)
+
+
+# ---------------------------------------------------------------- the volunteer's rights
+
+
+def export_data(user: User) -> dict:
+    """Everything held about the volunteer, readable (PIPL Art 45)."""
+    profile = db.session.get(VolunteerProfile, user.id)
+    memberships = db.session.scalars(
+        select(TeamMembership).where(TeamMembership.user_id == user.id)
+    ).all()
+    history = db.session.scalars(
+        select(AffiliationHistory)
+        .where(AffiliationHistory.user_id == user.id)
+        .order_by(AffiliationHistory.valid_from)
+    ).all()
+    data: dict = {
+        "account": {
+            "phone": user.phone,
+            "created_at": user.created_at.isoformat(),
+            "last_login_at": user.last_login_at.isoformat() if user.last_login_at else None,
+            "language": user.locale,
+            "large_text": user.large_text,
+            "roles": [{"role": g.role.value, "unit": g.org_unit.name} for g in user.grants],
+        },
+        "profile": None,
+        "affiliation_history": [
+            {
+                "community": h.community.name if h.community else None,
+                "party_branch": h.branch.name if h.branch else None,
+                "from": h.valid_from.isoformat(),
+                "to": h.valid_to.isoformat() if h.valid_to else None,
+            }
+            for h in history
+        ],
+        "teams": [
+            {
+                "team": m.team.name,
+                "status": m.status.value,
+                "requested_at": m.requested_at.isoformat(),
+            }
+            for m in memberships
+        ],
+    }
+    if profile is not None:
+        data["profile"] = {
+            "real_name": profile.real_name,
+            "id_type": profile.id_type.value if profile.id_type else None,
+            "id_number": id_number_of(profile),
+            "gender": profile.gender.value if profile.gender else None,
+            "birth_date": profile.birth_date.isoformat() if profile.birth_date else None,
+            "community": profile.community.name if profile.community else None,
+            "political_status": profile.political_status.value
+            if profile.political_status
+            else None,
+            "party_branch": profile.branch.name if profile.branch else None,
+            "skills": profile.skills,
+            "service_categories": profile.service_categories,
+            "availability": profile.availability,
+            "emergency_contact": {"name": profile.emergency_name, "phone": profile.emergency_phone},
+            "guardian": {
+                "name": profile.guardian_name,
+                "phone": profile.guardian_phone,
+                "consented_at": profile.guardian_consented_at.isoformat()
+                if profile.guardian_consented_at
+                else None,
+            },
+            "privacy_notice_version": profile.privacy_version,
+            "consented_at": profile.consented_at.isoformat() if profile.consented_at else None,
+        }
+    return data
+
+
+def delete_account(user: User, *, now: datetime, ip: str | None = None) -> None:
+    """Erase the personal fields and close the account. Service records and the audit log
+    keep the (now anonymous) account id, so tallies and history do not change."""
+    profile = db.session.get(VolunteerProfile, user.id)
+    if profile is not None:
+        for column in (
+            "real_name",
+            "id_type",
+            "id_number_encrypted",
+            "id_hash",
+            "id_masked",
+            "gender",
+            "birth_date",
+            "emergency_name",
+            "emergency_phone",
+            "guardian_name",
+            "guardian_phone",
+        ):
+            setattr(profile, column, None)
+        profile.skills, profile.service_categories, profile.availability = [], [], []
+    for membership in db.session.scalars(
+        select(TeamMembership).where(TeamMembership.user_id == user.id)
+    ):
+        membership.status = MembershipStatus.LEFT
+    for grant in list(user.grants):
+        db.session.delete(grant)
+    audit.record("account.delete", actor=user, ip=ip, obj=user)
+    user.phone = f"d{user.id}"[:11]
+    user.display_name = ""
+    user.password_hash = "!"  # noqa: S105 - matches no password
+    user.active = False
+    user.deleted_at = now
+    db.session.flush()
+
+
+# ---------------------------------------------------------------- organisers' view
+
+#: Who may look volunteers up, each within the subtree of their grants.
+SEARCH_ROLES = (Role.ORGANISER, Role.BRANCH_SECRETARY)
+
+
+def scope_condition(actor: User):
+    """Volunteers the actor may see: living in their area subtree, belonging to a branch in
+    their Party subtree, or approved members of a team in their organiser subtree."""
+    nodes = select(OrgUnit.id).where(path_filter(OrgUnit.path, actor, SEARCH_ROLES))
+    team_members = select(TeamMembership.user_id).where(
+        TeamMembership.status == MembershipStatus.APPROVED, TeamMembership.team_id.in_(nodes)
+    )
+    return or_(
+        VolunteerProfile.community_id.in_(nodes),
+        VolunteerProfile.branch_id.in_(nodes),
+        VolunteerProfile.user_id.in_(team_members),
+    )
+
+
+def load_for(actor: User, user_id: int) -> VolunteerProfile | None:
+    """The volunteer's profile if the actor's scope includes them, else None."""
+    return db.session.scalar(
+        select(VolunteerProfile)
+        .join(User, User.id == VolunteerProfile.user_id)
+        .where(VolunteerProfile.user_id == user_id, User.deleted_at.is_(None))
+        .where(scope_condition(actor))
+    )
+
+
+def search(
+    actor: User,
+    *,
+    text: str = "",
+    community_id: int | None = None,
+    political_status: str | None = None,
+    skill: str | None = None,
+):
+    """The query behind the volunteer search, within the actor's scope."""
+    query = (
+        select(VolunteerProfile)
+        .join(User, User.id == VolunteerProfile.user_id)
+        .where(User.deleted_at.is_(None), scope_condition(actor))
+        .options(
+            joinedload(VolunteerProfile.user),
+            joinedload(VolunteerProfile.community),
+            joinedload(VolunteerProfile.branch),
+        )
+        .order_by(VolunteerProfile.real_name, VolunteerProfile.user_id)
+    )
+    text = (text or "").strip()
+    if text.isdigit() and len(text) <= 11:
+        query = query.where(User.phone.endswith(text))
+    elif text:
+        query = query.where(VolunteerProfile.real_name.contains(text, autoescape=True))
+    if community_id:
+        query = query.where(VolunteerProfile.community_id == community_id)
+    if political_status:
+        query = query.where(VolunteerProfile.political_status == political_status)
+    if skill:
+        # JSON arrays hold plain codes; a quoted match avoids prefixes of other codes.
+        query = query.where(cast(VolunteerProfile.skills, String).contains(f'"{skill}"'))
+    return query

@@ -1,0 +1,140 @@
+"""Organisers' side: volunteer search and detail (masked, audited), team requests."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
+
+from ..catalog import POLITICAL_STATUS, SKILLS
+from ..extensions import db
+from ..models import MembershipStatus, OrgLevel, OrgUnit, Role, TeamMembership
+from ..permissions import load_in_scope, role_required
+from ..services import ServiceError, audit, teams, volunteers
+from ..services.scope import path_filter
+from ..timeutil import local_today, utcnow
+from . import bp
+from .forms import SearchForm
+
+
+@bp.route("/volunteers")
+@role_required(*volunteers.SEARCH_ROLES)
+def search():
+    form = SearchForm(request.args)
+    communities = db.session.scalars(
+        select(OrgUnit)
+        .where(OrgUnit.level == OrgLevel.COMMUNITY)
+        .where(path_filter(OrgUnit.path, current_user, volunteers.SEARCH_ROLES))
+        .order_by(OrgUnit.path)
+    ).all()
+    form.community.choices = [SelectChoice("", _("All"))] + [
+        SelectChoice(str(c.id), c.name) for c in communities
+    ]
+    query = volunteers.search(current_user)
+    if form.validate():
+        query = volunteers.search(
+            current_user,
+            text=form.q.data or "",
+            community_id=int(form.community.data) if form.community.data else None,
+            political_status=form.political_status.data or None,
+            skill=form.skill.data or None,
+        )
+    page = db.paginate(query, per_page=25, error_out=False)
+    return render_template(
+        "volunteers/search.html",
+        form=form,
+        page=page,
+        politics=POLITICAL_STATUS,
+        today=local_today(),
+    )
+
+
+@bp.route("/volunteers/<int:user_id>")
+@role_required(*volunteers.SEARCH_ROLES)
+def detail(user_id: int):
+    profile = volunteers.load_for(current_user, user_id)
+    if profile is None:
+        abort(404)
+    audit.record("pii.view_profile", actor=current_user, ip=request.remote_addr, obj=profile.user)
+    db.session.commit()
+    memberships = db.session.scalars(
+        select(TeamMembership).where(
+            TeamMembership.user_id == user_id,
+            TeamMembership.status == MembershipStatus.APPROVED,
+        )
+    ).all()
+    return render_template(
+        "volunteers/detail.html",
+        profile=profile,
+        full_phone=None,
+        memberships=memberships,
+        politics=POLITICAL_STATUS,
+        skills=SKILLS,
+        minor=volunteers.is_minor(profile, local_today()),
+        age=profile.age_on(local_today()),
+    )
+
+
+@bp.route("/volunteers/<int:user_id>/phone", methods=["POST"])
+@role_required(*volunteers.SEARCH_ROLES)
+def reveal_phone(user_id: int):
+    """Show the full number once, for a call; the view is written to the audit log."""
+    profile = volunteers.load_for(current_user, user_id)
+    if profile is None:
+        abort(404)
+    audit.record("pii.view_phone", actor=current_user, ip=request.remote_addr, obj=profile.user)
+    db.session.commit()
+    memberships = db.session.scalars(
+        select(TeamMembership).where(
+            TeamMembership.user_id == user_id,
+            TeamMembership.status == MembershipStatus.APPROVED,
+        )
+    ).all()
+    return render_template(
+        "volunteers/detail.html",
+        profile=profile,
+        full_phone=profile.user.phone,
+        memberships=memberships,
+        politics=POLITICAL_STATUS,
+        skills=SKILLS,
+        minor=volunteers.is_minor(profile, local_today()),
+        age=profile.age_on(local_today()),
+    )
+
+
+@bp.route("/volunteers/team-requests", methods=["GET", "POST"])
+@role_required(Role.ORGANISER)
+def team_requests():
+    if request.method == "POST":
+        row = load_in_scope(
+            TeamMembership,
+            request.form.get("membership", type=int) or 0,
+            [Role.ORGANISER],
+            org_of=lambda m: m.team,
+        )
+        try:
+            teams.decide(
+                current_user,
+                row,
+                request.form.get("op") == "approve",
+                now=utcnow(),
+                ip=request.remote_addr,
+            )
+        except ServiceError as error:
+            db.session.rollback()
+            for text in error.messages:
+                flash(text, "danger")
+        else:
+            db.session.commit()
+            flash(_("The request has been answered."), "success")
+        return redirect(url_for("volunteers.team_requests"))
+    pending = db.session.scalars(
+        select(TeamMembership)
+        .join(OrgUnit, OrgUnit.id == TeamMembership.team_id)
+        .where(TeamMembership.status == MembershipStatus.PENDING)
+        .where(path_filter(OrgUnit.path, current_user, [Role.ORGANISER]))
+        .order_by(TeamMembership.requested_at)
+    ).all()
+    return render_template("volunteers/team_requests.html", pending=pending)
