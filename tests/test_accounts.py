@@ -19,21 +19,40 @@ def user_count() -> int:
     return db.session.scalar(select(func.count()).select_from(User))
 
 
-def register(client, phone="13912345678", password="Abcd1234", confirm=None):
+def send_code(client, phone="13912345678"):
     token = csrf_token(client, "/auth/register")
+    return client.post("/auth/register", data={"csrf_token": token, "phone": phone})
+
+
+def verify(client, code, password="Abcd1234", confirm=None):
+    token = csrf_token(client, "/auth/register/verify")
     return client.post(
-        "/auth/register",
+        "/auth/register/verify",
         data={
             "csrf_token": token,
-            "phone": phone,
+            "code": code,
             "password": password,
             "confirm": confirm if confirm is not None else password,
         },
     )
 
 
+def code_for(phone: str) -> str:
+    import re
+
+    from volunteer_app.models import Notification
+
+    body = db.session.scalar(
+        select(Notification.body)
+        .where(Notification.address == phone)
+        .order_by(Notification.id.desc())
+    )
+    return re.search(r"\b(\d{6})\b", body).group(1)
+
+
 def test_register_creates_account_and_logs_in(client):
-    response = register(client, phone="139 1234 5678")
+    assert send_code(client, "139 1234 5678").status_code == 302
+    response = verify(client, code_for("13912345678"))
     assert response.status_code == 302
     user = db.session.scalar(select(User))
     assert user.phone == "13912345678"
@@ -43,28 +62,38 @@ def test_register_creates_account_and_logs_in(client):
     assert 'data-testid="whoami"' in page
 
 
-def test_register_duplicate_phone_refused_with_message_and_no_second_row(client):
-    register(client)
-    other = client.application.test_client()
-    response = register(other)
-    assert response.status_code == 200
-    assert "该手机号已注册" in response.get_data(as_text=True)
+def test_register_duplicate_phone_refused_with_message_and_no_second_row(app, make_user):
+    user = make_user()
+    with pytest.raises(ServiceError) as refused:
+        accounts.register(user.phone, "Abcd1234")
+    assert "该手机号已注册" in refused.value.messages[0]
+    db.session.rollback()
     assert user_count() == 1
 
 
-def test_register_reports_every_problem_at_once_and_writes_nothing(client):
-    response = register(client, phone="12345", password="short")
-    html = response.get_data(as_text=True)
-    assert "请输入以 13–19 开头的 11 位大陆手机号" in html
-    assert "密码至少需要 8 位" in html
-    assert "密码须同时包含字母和数字" in html
+def test_register_reports_every_problem_at_once_and_writes_nothing(app):
+    with pytest.raises(ServiceError) as refused:
+        accounts.register("12345", "short")
+    text = " ".join(refused.value.messages)
+    assert "请输入以 13–19 开头的 11 位大陆手机号" in text
+    assert "密码至少需要 8 位" in text
+    assert "密码须同时包含字母和数字" in text
     assert user_count() == 0
 
 
 def test_register_mismatched_confirmation_refused(client):
-    response = register(client, password="Abcd1234", confirm="Abcd12345")
+    send_code(client)
+    response = verify(client, code_for("13912345678"), password="Abcd1234", confirm="Abcd12345")
     assert "两次输入的密码不一致" in response.get_data(as_text=True)
     assert user_count() == 0
+
+
+def test_a_malformed_number_gets_a_clear_message_and_no_code(client):
+    from volunteer_app.models import SmsCode
+
+    response = send_code(client, "12345")
+    assert "请输入以 13–19 开头的 11 位大陆手机号" in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(SmsCode)) == 0
 
 
 @pytest.mark.parametrize("password", ["abcdefgh", "12345678", "Ab1", "Ab1" + "x" * 130])
@@ -75,12 +104,12 @@ def test_password_rule_needs_8_to_128_chars_with_letters_and_digits(app, passwor
 
 
 def test_form_without_csrf_token_is_refused_and_writes_nothing(client):
-    response = client.post(
-        "/auth/register",
-        data={"phone": "13912345678", "password": "Abcd1234", "confirm": "Abcd1234"},
-    )
+    from volunteer_app.models import SmsCode
+
+    response = client.post("/auth/register", data={"phone": "13912345678"})
     assert response.status_code == 400
     assert "表单已过期或并非来自本站" in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(SmsCode)) == 0
     assert user_count() == 0
 
 
@@ -150,12 +179,12 @@ def test_login_is_rate_limited_with_a_429_page(client, auth):
 
 @pytest.mark.config(RATELIMIT_ENABLED=True, RATELIMIT_REGISTER="2 per minute")
 def test_registration_is_rate_limited(client):
-    register(client, phone="13912345671")
-    fresh = client.application.test_client()
-    register(fresh, phone="13912345672")
-    third = client.application.test_client()
-    assert register(third, phone="13912345673").status_code == 429
-    assert user_count() == 2
+    from volunteer_app.models import SmsCode
+
+    assert send_code(client, phone="13912345671").status_code == 302
+    assert send_code(client, phone="13912345672").status_code == 302
+    assert send_code(client, phone="13912345673").status_code == 429
+    assert db.session.scalar(select(func.count()).select_from(SmsCode)) == 2
 
 
 def test_change_password_checks_the_current_one(client, make_user, auth):

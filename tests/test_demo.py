@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from volunteer_app.demo import DEMO_ACCOUNTS
+from volunteer_app.demo import DEMO_ACCOUNTS, DEMO_VOLUNTEERS
 from volunteer_app.extensions import db
 from volunteer_app.models import OrgLevel, OrgUnit, RoleGrant, User
 
@@ -45,7 +45,37 @@ def test_seed_demo_builds_jimo_and_is_idempotent(runner):
         select(OrgUnit.name).where(OrgUnit.name.endswith("新时代文明实践所"))
     ).all()
     assert len(practice) == 15
-    assert first[1] == len(DEMO_ACCOUNTS)
+    assert first[1] == len(DEMO_ACCOUNTS) + DEMO_VOLUNTEERS
+
+
+def test_demo_volunteers_are_valid_and_varied(runner):
+    from datetime import date
+
+    from volunteer_app.models import PoliticalStatus, TeamMembership, VolunteerProfile
+    from volunteer_app.services import idnumbers, volunteers
+
+    runner.invoke(args=["seed", "demo"])
+    profiles = db.session.scalars(select(VolunteerProfile)).all()
+    assert len(profiles) == DEMO_VOLUNTEERS + 1
+    today = date.today()
+    for profile in profiles[:50]:
+        info = idnumbers.parse(volunteers.id_number_of(profile), today=today)
+        assert info.birth_date == profile.birth_date
+    statuses = {p.political_status for p in profiles}
+    assert {
+        PoliticalStatus.CPC_MEMBER,
+        PoliticalStatus.CYL_MEMBER,
+        PoliticalStatus.MASSES,
+    } <= statuses
+    assert any(volunteers.is_minor(p, today) for p in profiles)
+    # 双报到: Party members whose branch is not in the town they live in.
+    away = [
+        p
+        for p in profiles
+        if p.branch is not None and not p.branch.name.startswith(p.community.name)
+    ]
+    assert len(away) >= 10
+    assert db.session.scalar(select(func.count()).select_from(TeamMembership)) >= 30
 
 
 def test_seed_if_empty_leaves_a_used_database_alone(runner, make_user):

@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
+from datetime import date, datetime
 
 from sqlalchemy import select
 
 from . import demo_data as data
+from .catalog import AVAILABILITY, CATEGORIES, SKILLS
 from .extensions import db
-from .models import OrgLevel, OrgUnit, Role, RoleGrant, User
-from .services import orgs
+from .models import (
+    AffiliationHistory,
+    Gender,
+    IdType,
+    MembershipStatus,
+    OrgLevel,
+    OrgUnit,
+    PoliticalStatus,
+    Role,
+    RoleGrant,
+    TeamMembership,
+    User,
+    VolunteerProfile,
+)
+from .services import orgs, pii
+from .services.idnumbers import make_resident_number, mask
 from .services.passwords import hash_password
+from .services.volunteers import PRIVACY_VERSION
+from .timeutil import utcnow
 
 
 @dataclass(frozen=True)
@@ -141,10 +160,169 @@ def seed_accounts(password: str) -> list[DemoAccount]:
     return DEMO_ACCOUNTS
 
 
+DEMO_VOLUNTEERS = 300
+_REGION = "370282"  # 即墨区's administrative division code
+
+
+def _complete_profile(
+    user: User,
+    rng: random.Random,
+    community: OrgUnit,
+    branch: OrgUnit | None,
+    status: PoliticalStatus,
+    born: date,
+    male: bool,
+    serial: int,
+    now: datetime,
+    *,
+    consent: bool = True,
+) -> VolunteerProfile:
+    number = make_resident_number(_REGION, born, serial, male)
+    profile = VolunteerProfile(
+        user_id=user.id,
+        real_name=user.display_name,
+        id_type=IdType.RESIDENT,
+        id_number_encrypted=pii.encrypt(number),
+        id_hash=pii.keyed_hash(f"resident:{number}"),
+        id_masked=mask(number),
+        gender=Gender.MALE if male else Gender.FEMALE,
+        birth_date=born,
+        community_id=community.id,
+        political_status=status,
+        branch_id=branch.id if branch else None,
+        skills=rng.sample(list(SKILLS), rng.choice([0, 1, 1, 2, 3])),
+        service_categories=rng.sample(list(CATEGORIES)[:8], rng.choice([1, 2, 3])),
+        availability=rng.sample(list(AVAILABILITY), rng.choice([1, 2])),
+        emergency_name=rng.choice(data.SURNAMES) + rng.choice(data.GIVEN_CHARS),
+        emergency_phone=f"159{serial:08d}",
+    )
+    if consent:
+        profile.privacy_version = PRIVACY_VERSION
+        profile.consented_at = profile.sensitive_consented_at = now
+        if now.year - born.year < 18:
+            profile.guardian_name = (
+                user.display_name[0] + rng.choice(data.GIVEN_CHARS) + "（监护人）"
+            )
+            profile.guardian_phone = f"158{serial:08d}"
+            profile.guardian_consented_at = now
+    db.session.add(profile)
+    db.session.add(
+        AffiliationHistory(
+            user_id=user.id, community_id=community.id, branch_id=profile.branch_id, valid_from=now
+        )
+    )
+    return profile
+
+
+def seed_volunteers(password: str, count: int = DEMO_VOLUNTEERS) -> int:
+    """About 300 volunteers with valid ID numbers across the communities: Party members
+    (some with branches in another town: 双报到), League members, minors, team members."""
+    rng = random.Random(2026)
+    now = utcnow()
+    password_hash = hash_password(password)
+    communities = db.session.scalars(
+        select(OrgUnit).where(OrgUnit.level == OrgLevel.COMMUNITY).order_by(OrgUnit.id)
+    ).all()
+    branches = db.session.scalars(
+        select(OrgUnit).where(OrgUnit.level == OrgLevel.PARTY_BRANCH).order_by(OrgUnit.id)
+    ).all()
+    branch_by_name = {b.name: b for b in branches}
+    teams = db.session.scalars(
+        select(OrgUnit).where(OrgUnit.level == OrgLevel.TEAM).order_by(OrgUnit.id)
+    ).all()
+    existing = set(db.session.scalars(select(User.phone).where(User.phone.like("150%"))))
+    made = 0
+    for i in range(count):
+        phone = f"150{i:08d}"
+        # Draw every value even for existing rows, so reruns stay deterministic.
+        male = rng.random() < 0.48
+        kind = rng.random()
+        if kind < 0.06:  # minors 12-17
+            born = date(now.year - rng.randint(12, 17), rng.randint(1, 12), rng.randint(1, 28))
+        else:
+            born = date(now.year - rng.randint(18, 75), rng.randint(1, 12), rng.randint(1, 28))
+        community = rng.choice(communities)
+        roll = rng.random()
+        age = now.year - born.year
+        if age >= 18 and roll < 0.28:
+            status = PoliticalStatus.CPC_MEMBER if roll < 0.25 else PoliticalStatus.CPC_PROBATIONARY
+            local = branch_by_name.get(community.name + "党支部")
+            # About a third serve in a workplace branch elsewhere (双报到).
+            branch = local if local and rng.random() < 0.65 else rng.choice(branches)
+        elif age < 28 and roll < 0.55:
+            status, branch = PoliticalStatus.CYL_MEMBER, None
+        elif roll < 0.6:
+            status = rng.choice(
+                [
+                    PoliticalStatus.NON_PARTISAN,
+                    PoliticalStatus.CDL,
+                    PoliticalStatus.JIUSAN,
+                    PoliticalStatus.CAPD,
+                ]
+            )
+            branch = None
+        else:
+            status, branch = PoliticalStatus.MASSES, None
+        name = rng.choice(data.SURNAMES) + "".join(
+            rng.choice(data.GIVEN_CHARS) for _ in range(rng.choice([1, 2, 2]))
+        )
+        team = rng.choice(teams) if teams and rng.random() < 0.2 else None
+        consent = rng.random() > 0.05  # a few stopped before consenting
+        if phone in existing:
+            continue
+        user = User(
+            phone=phone, password_hash=password_hash, display_name=name, phone_verified_at=now
+        )
+        db.session.add(user)
+        db.session.flush()
+        _complete_profile(
+            user, rng, community, branch, status, born, male, 1000 + i, now, consent=consent
+        )
+        if team is not None:
+            db.session.add(
+                TeamMembership(
+                    user_id=user.id,
+                    team_id=team.id,
+                    status=MembershipStatus.APPROVED
+                    if rng.random() < 0.8
+                    else MembershipStatus.PENDING,
+                    decided_at=now,
+                )
+            )
+        made += 1
+    db.session.flush()
+    return made
+
+
+def seed_demo_volunteer_profile() -> None:
+    """志愿者小王 (13800000007) has a complete profile in 东关社区, ready to sign up."""
+    user = db.session.scalar(select(User).where(User.phone == "13800000007"))
+    if user is None or db.session.get(VolunteerProfile, user.id) is not None:
+        return
+    community = find_node((data.DISTRICT, "环秀街道", "东关社区"))
+    assert community is not None
+    _complete_profile(
+        user,
+        random.Random(7),
+        community,
+        None,
+        PoliticalStatus.CYL_MEMBER,
+        date(1998, 5, 4),
+        True,
+        7,
+        utcnow(),
+    )
+    user.display_name = "王小明"
+    db.session.get(VolunteerProfile, user.id).real_name = "王小明"
+
+
 def seed_demo(password: str) -> list[DemoAccount]:
     """Everything the demo needs; running it again adds nothing twice."""
     seed_org_trees()
-    return seed_accounts(password)
+    accounts = seed_accounts(password)
+    seed_demo_volunteer_profile()
+    seed_volunteers(password)
+    return accounts
 
 
 def demo_logins() -> list[tuple[DemoAccount, User]]:

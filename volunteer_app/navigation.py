@@ -69,6 +69,11 @@ def register(app: Flask) -> None:
 
     app.jinja_env.globals.update(LEVEL_LABELS=LEVEL_LABELS, ROLE_LABELS=ROLE_LABELS)
 
+    @app.template_filter("labels")
+    def labels(codes: list | None, mapping: dict, sep: str = "、") -> str:
+        """Codes shown by their labels: ['first_aid'] -> '医疗急救'."""
+        return sep.join(str(mapping.get(code, code)) for code in codes or [])
+
     @app.context_processor
     def inject() -> dict:
         locale = str(get_locale() or app.config["BABEL_DEFAULT_LOCALE"])
