@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..extensions import db, limiter
-from ..i18n import select_locale
+from ..i18n import LANG_COOKIE, LARGE_TEXT_COOKIE, select_locale
 from ..models import CodePurpose
 from ..services import ServiceError, accounts, audit, notify, sms
 from ..timeutil import utcnow
@@ -24,6 +24,15 @@ def safe_next(default: str = "main.index") -> str:
     if target.startswith("/") and not target.startswith("//") and not parts.netloc:
         return target
     return url_for(default)
+
+
+def adopt_visitor_preferences(user) -> None:  # noqa: ANN001
+    """Large text (and a language) chosen before logging in stay on after it."""
+    if request.cookies.get(LARGE_TEXT_COOKIE) == "1" and not user.large_text:
+        accounts.set_preferences(user, large_text=True)
+    lang = request.cookies.get(LANG_COOKIE)
+    if user.locale is None and lang in current_app.config["LANGUAGES"]:
+        accounts.set_preferences(user, locale=lang)
 
 
 def _add_errors(form, messages: list[str]) -> None:
@@ -147,6 +156,8 @@ def login():
             lock_minutes=current_app.config["LOGIN_LOCK_MINUTES"],
             ip=request.remote_addr,
         )
+        if result.user is not None:
+            adopt_visitor_preferences(result.user)
         db.session.commit()  # failures are remembered too
         if result.user is not None:
             # Staff sessions end with the browser and after the idle timeout.
