@@ -273,3 +273,121 @@ def login_as(app: Flask, tree: Tree, make_user):
 
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+# ---------------------------------------------------------------- volunteers and events
+
+_serials = itertools.count(100)
+
+
+@pytest.fixture
+def make_volunteer(app: Flask, tree: Tree):
+    """make_volunteer(community=None, birth=date(1990,1,1), party=False, **user_kw) -> User
+    with a complete profile (built directly, for speed)."""
+    from datetime import date
+
+    from volunteer_app.models import Gender, IdType, PoliticalStatus, VolunteerProfile
+    from volunteer_app.services import pii
+    from volunteer_app.services.idnumbers import make_resident_number, mask
+    from volunteer_app.timeutil import utcnow
+
+    def make(
+        community: OrgUnit | None = None,
+        *,
+        birth: date = date(1990, 1, 1),
+        party: bool = False,
+        commit: bool = True,
+        **user_kw,
+    ) -> User:
+        phone = user_kw.pop("phone", None) or f"139{next(_phones):08d}"
+        user = User(phone=phone, password_hash=_hash(PASSWORD), display_name="志愿者")
+        db.session.add(user)
+        db.session.flush()
+        serial = next(_serials)
+        region = ("370282", "370281", "370283", "370285", "370211", "370212")[serial // 500 % 6]
+        number = make_resident_number(region, birth, 2 * (serial % 500) + 1, True)
+        now = utcnow()
+        db.session.add(
+            VolunteerProfile(
+                user_id=user.id,
+                real_name=f"志愿者{user.id}",
+                id_type=IdType.RESIDENT,
+                id_number_encrypted=pii.encrypt(number),
+                id_hash=pii.keyed_hash(f"resident:{number}"),
+                id_masked=mask(number),
+                gender=Gender.MALE,
+                birth_date=birth,
+                community_id=(community or tree.community_a1).id,
+                political_status=PoliticalStatus.CPC_MEMBER if party else PoliticalStatus.MASSES,
+                branch_id=tree.branch.id if party else None,
+                skills=[],
+                service_categories=["traffic_order"],
+                availability=[],
+                emergency_name="家人",
+                emergency_phone="13700009999",
+                privacy_version="2026-11",
+                consented_at=now,
+                sensitive_consented_at=now,
+                guardian_name="监护人" if (now.year - birth.year) < 18 else None,
+                guardian_phone="13700008888" if (now.year - birth.year) < 18 else None,
+                guardian_consented_at=now if (now.year - birth.year) < 18 else None,
+            )
+        )
+        if commit:
+            db.session.commit()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def make_event(app: Flask, tree: Tree, make_user):
+    """make_event(capacity=10, waitlist=5, starts_in=timedelta(days=2), hours=3, **event_kw)
+    -> (event, shift): a published event hosted by town A with one shift."""
+    from datetime import timedelta
+
+    from volunteer_app.models import Event, EventStatus, Shift
+    from volunteer_app.timeutil import utcnow
+
+    def make(
+        capacity: int = 10,
+        waitlist: int = 5,
+        *,
+        starts_in: timedelta = timedelta(days=2),
+        hours: float = 3,
+        host: OrgUnit | None = None,
+        status: EventStatus = EventStatus.PUBLISHED,
+        opens_days: int | None = 7,
+        title: str = "街巷清洁",
+        **event_kw,
+    ):
+        now = utcnow().replace(microsecond=0)
+        start = now + starts_in
+        event = Event(
+            host_id=(host or tree.town_a).id,
+            area_id=tree.community_a1.id,
+            title=title,
+            category="env_sanitation",
+            address="东关社区广场",
+            status=status,
+            starts_at=start,
+            ends_at=start + timedelta(hours=hours),
+            **event_kw,
+        )
+        shift = Shift(
+            event=event,
+            post="清扫组",
+            starts_at=start,
+            ends_at=start + timedelta(hours=hours),
+            capacity=capacity,
+            taken=0,
+            waitlisted=0,
+            waitlist_enabled=waitlist > 0,
+            waitlist_limit=waitlist,
+            signup_opens_at=start - timedelta(days=opens_days) if opens_days is not None else None,
+        )
+        db.session.add_all([event, shift])
+        db.session.commit()
+        return event, shift
+
+    return make

@@ -1,6 +1,16 @@
 """Every model module is imported here so Alembic autogenerate sees all tables."""
 
 from .audit import AuditLog
+from .events import (
+    PLACE_STATUSES,
+    Event,
+    EventStatus,
+    Shift,
+    ShiftLead,
+    Signup,
+    SignupStatus,
+    Visibility,
+)
 from .notify import Channel, CodePurpose, Notification, SmsCode
 from .orgs import CHILD_LEVELS, LEVEL_KIND, OrgKind, OrgLevel, OrgUnit
 from .people import STAFF_ROLES, LoginThrottle, Role, RoleGrant, User
@@ -17,11 +27,14 @@ from .volunteers import (
 __all__ = [
     "CHILD_LEVELS",
     "LEVEL_KIND",
+    "PLACE_STATUSES",
     "STAFF_ROLES",
     "AffiliationHistory",
     "AuditLog",
     "Channel",
     "CodePurpose",
+    "Event",
+    "EventStatus",
     "Gender",
     "IdType",
     "LoginThrottle",
@@ -33,8 +46,13 @@ __all__ = [
     "PoliticalStatus",
     "Role",
     "RoleGrant",
+    "Shift",
+    "ShiftLead",
+    "Signup",
+    "SignupStatus",
     "SmsCode",
     "TeamMembership",
     "User",
+    "Visibility",
     "VolunteerProfile",
 ]

@@ -51,6 +51,8 @@ class User(UserMixin, db.Model):
     #: Set when the volunteer deleted the account: personal fields are erased, the
     #: service records stay (anonymised) so tallies do not change.
     deleted_at: Mapped[datetime | None]
+    #: Secret for the personal calendar feed (webcal); replaced to revoke old links.
+    calendar_token: Mapped[str | None] = mapped_column(String(43), unique=True)
 
     grants: Mapped[list[RoleGrant]] = relationship(
         back_populates="user",

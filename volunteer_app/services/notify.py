@@ -60,6 +60,53 @@ def _team_answer(p: dict) -> str:
     return _("Your request to join %(team)s was declined.", team=p["team"])
 
 
+def _signup_promoted(p: dict) -> str:
+    return _(
+        "A place became free: you are now confirmed for %(post)s of %(event)s at %(time)s.",
+        post=p["post"],
+        event=p["event"],
+        time=p["time"],
+    )
+
+
+def _signup_removed(p: dict) -> str:
+    return _(
+        "The organiser removed your sign-up for %(post)s of %(event)s. %(reason)s",
+        post=p["post"],
+        event=p["event"],
+        reason=p.get("reason", ""),
+    ).strip()
+
+
+def _event_cancelled(p: dict) -> str:
+    return _(
+        "%(event)s on %(time)s has been cancelled. %(reason)s",
+        event=p["event"],
+        time=p["time"],
+        reason=p.get("reason", ""),
+    ).strip()
+
+
+def _shift_cancelled(p: dict) -> str:
+    return _(
+        "The shift %(post)s of %(event)s on %(time)s has been cancelled. %(reason)s",
+        post=p["post"],
+        event=p["event"],
+        time=p["time"],
+        reason=p.get("reason", ""),
+    ).strip()
+
+
+def _shift_changed(p: dict) -> str:
+    return _(
+        "The time of %(post)s of %(event)s has changed: now %(time)s. If you cannot come, "
+        "please cancel in “My shifts”.",
+        post=p["post"],
+        event=p["event"],
+        time=p["time"],
+    )
+
+
 #: template name -> renderer(payload) -> text, called in the recipient's language.
 TEMPLATES: dict[str, Callable[[dict], str]] = {
     "sms_code": _sms_code,
@@ -67,6 +114,11 @@ TEMPLATES: dict[str, Callable[[dict], str]] = {
     "sms_not_registered": _sms_not_registered,
     "invitation": _invitation,
     "team_answer": _team_answer,
+    "signup_promoted": _signup_promoted,
+    "signup_removed": _signup_removed,
+    "event_cancelled": _event_cancelled,
+    "shift_cancelled": _shift_cancelled,
+    "shift_changed": _shift_changed,
 }
 
 
