@@ -74,6 +74,11 @@ class Config:
     RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN", "20 per minute;200 per day")
     RATELIMIT_REGISTER = os.environ.get("RATELIMIT_REGISTER", "10 per minute;100 per day")
 
+    #: Repeated no-shows hold a volunteer to the waitlist (Engelsystem's rule).
+    NOSHOW_HOLD_COUNT = _int("NOSHOW_HOLD_COUNT", 3)
+    NOSHOW_HOLD_WITHIN_DAYS = _int("NOSHOW_HOLD_WITHIN_DAYS", 90)
+    NOSHOW_HOLD_DAYS = _int("NOSHOW_HOLD_DAYS", 30)
+
     #: Strict-Transport-Security is sent only where TLS is known to front the app.
     HSTS = _bool("HSTS", False)
     DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "Volunteer2026")

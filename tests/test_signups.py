@@ -331,7 +331,7 @@ def test_team_members_only(tree, make_event, make_volunteer):
 
 def test_every_reason_is_named_at_once(make_event, make_user):
     _event, shift = make_event(capacity=1, waitlist=0, party_only=True, adults_only=True)
-    other_event, _ = make_event(title="另一个")
+    _other_event, _ = make_event(title="另一个")
     db.session.commit()
     user = make_user()  # no profile at all
     with pytest.raises(ServiceError) as refused:

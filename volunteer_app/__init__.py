@@ -133,6 +133,7 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from .admin import bp as admin_bp
     from .auth import bp as auth_bp
+    from .events import bp as events_bp
     from .main import bp as main_bp
     from .volunteers import bp as volunteers_bp
 
@@ -140,6 +141,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp, url_prefix="/auth")
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(volunteers_bp)
+    app.register_blueprint(events_bp)
     if app.config.get("DEV_TOOLS"):
         from .dev import bp as dev_bp
 

@@ -20,16 +20,18 @@ class NavItem:
     #: Who sees it: None for everyone logged in, else any of these roles (admin sees all).
     roles: frozenset[Role] | None = None
     icon: str = ""
+    #: Shown to visitors who are not logged in, too.
+    public: bool = False
 
 
 #: In menu order. An item shows only when its endpoint exists, so each feature adds
 #: its own entries here and the menu never links to a page that is not there.
 NAV_ITEMS: list[NavItem] = [
     NavItem("main.index", _l("Home")),
-    NavItem("events.index", _l("Events")),
+    NavItem("events.index", _l("Events"), public=True),
     NavItem("volunteers.me", _l("My profile")),
-    NavItem("volunteers.my_shifts", _l("My shifts")),
-    NavItem("volunteers.my_qr", _l("My QR code")),
+    NavItem("events.my_shifts", _l("My shifts")),
+    NavItem("checkin.my_qr", _l("My QR code")),
     NavItem("hours.mine", _l("My hours")),
     NavItem("checkin.index", _l("Check-in"), frozenset({Role.LEAD})),
     NavItem("organise.dashboard", _l("Workspace"), frozenset({Role.ORGANISER})),
@@ -50,9 +52,9 @@ NAV_ITEMS: list[NavItem] = [
 
 def visible_nav() -> list[NavItem]:
     """The menu for the current user."""
-    if not current_user.is_authenticated:
-        return []
     endpoints = current_app.view_functions
+    if not current_user.is_authenticated:
+        return [i for i in NAV_ITEMS if i.public and i.endpoint in endpoints]
     roles = current_user.roles
     items = []
     for item in NAV_ITEMS:

@@ -26,7 +26,7 @@ def safe_next(default: str = "main.index") -> str:
     return url_for(default)
 
 
-def adopt_visitor_preferences(user) -> None:  # noqa: ANN001
+def adopt_visitor_preferences(user) -> None:
     """Large text (and a language) chosen before logging in stay on after it."""
     if request.cookies.get(LARGE_TEXT_COOKIE) == "1" and not user.large_text:
         accounts.set_preferences(user, large_text=True)
@@ -95,6 +95,7 @@ def register_verify():
                 ip=request.remote_addr,
                 phone_verified=True,
             )
+            adopt_visitor_preferences(user)
         except ServiceError as error:
             db.session.rollback()
             form.form_errors.extend(error.messages)

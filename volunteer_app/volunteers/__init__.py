@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("volunteers", __name__)
 
-from . import organiser_views, views  # noqa: E402, F401
+from . import import_views, organiser_views, views  # noqa: E402, F401

@@ -1,0 +1,1 @@
+"""Real-browser tests (Playwright + Chromium); see conftest.py."""

@@ -1,0 +1,253 @@
+"""Residents' pages: the event list, an event with its shifts, sign-up, my shifts, calendars."""
+
+from __future__ import annotations
+
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from ..catalog import CATEGORIES
+from ..extensions import db
+from ..models import Event, Shift, Signup, SignupStatus, VolunteerProfile
+from ..services import ServiceError, calendar, listing, signups, volunteers
+from ..timeutil import local_today, utcnow
+from . import bp
+
+
+def hold_policy() -> signups.HoldPolicy:
+    config = current_app.config
+    return signups.HoldPolicy(
+        no_shows=config["NOSHOW_HOLD_COUNT"],
+        within_days=config["NOSHOW_HOLD_WITHIN_DAYS"],
+        hold_days=config["NOSHOW_HOLD_DAYS"],
+    )
+
+
+@bp.route("/events")
+def index():
+    args = request.args
+    filters = listing.Filters(
+        area_id=args.get("area", type=int),
+        category=args.get("category") if args.get("category") in CATEGORIES else None,
+        when=args.get("when") if args.get("when") in ("today", "weekend", "week") else None,
+        places_only=args.get("places") == "1",
+    )
+    now = utcnow()
+    user = current_user if current_user.is_authenticated else None
+    query = listing.query_events(user, filters, now=now, today=local_today())
+    page = db.paginate(query, per_page=20, error_out=False)
+    free = listing.places_left([e.id for e in page.items], now)
+    home = None
+    if user is not None:
+        profile = db.session.get(VolunteerProfile, user.id)
+        home = profile.community_id if profile else None
+    return render_template(
+        "events/index.html",
+        page=page,
+        free=free,
+        filters=filters,
+        categories=CATEGORIES,
+        areas=listing.area_choices(),
+        home=home,
+    )
+
+
+def _load_visible(event_id: int) -> Event:
+    event = db.session.get(Event, event_id)
+    user = current_user if current_user.is_authenticated else None
+    if event is None or not signups.can_see(user, event):
+        abort(404)
+    return event
+
+
+@bp.route("/events/<int:event_id>")
+def detail(event_id: int):
+    event = _load_visible(event_id)
+    now, today = utcnow(), local_today()
+    mine: dict[int, Signup] = {}
+    reasons: dict[int, list[str]] = {}
+    positions: dict[int, int | None] = {}
+    hold_until = None
+    if current_user.is_authenticated:
+        for signup in db.session.scalars(
+            select(Signup).where(
+                Signup.user_id == current_user.id,
+                Signup.shift_id.in_([s.id for s in event.shifts]),
+                Signup.status != SignupStatus.CANCELLED,
+            )
+        ):
+            mine[signup.shift_id] = signup
+            positions[signup.shift_id] = signups.waitlist_position(signup)
+        policy = hold_policy()
+        hold_until = signups.no_show_hold_until(current_user, now, policy)
+        for shift in event.shifts:
+            if shift.id not in mine:
+                reasons[shift.id] = signups.refusal_reasons(
+                    current_user, shift, now=now, today=today, policy=policy
+                )
+    return render_template(
+        "events/detail.html",
+        event=event,
+        mine=mine,
+        reasons=reasons,
+        positions=positions,
+        categories=CATEGORIES,
+        now=now,
+        hold_until=hold_until,
+    )
+
+
+@bp.route("/shifts/<int:shift_id>/signup", methods=["POST"])
+@login_required
+def sign_up(shift_id: int):
+    shift = db.session.get(Shift, shift_id)
+    if shift is None or not signups.can_see(current_user, shift.event):
+        abort(404)
+    try:
+        result = signups.sign_up(
+            current_user,
+            shift,
+            now=utcnow(),
+            today=local_today(),
+            policy=hold_policy(),
+            ip=request.remote_addr,
+        )
+    except ServiceError as error:
+        db.session.rollback()
+        for message in error.messages:
+            flash(message, "danger")
+        profile = db.session.get(VolunteerProfile, current_user.id)
+        if not volunteers.is_complete(profile, local_today()):
+            return redirect(url_for("volunteers.me"))
+    else:
+        db.session.commit()
+        if result.position is None:
+            flash(_("You are signed up. Thank you!"), "success")
+        else:
+            flash(
+                _(
+                    "The shift is full: you are on the waitlist, number %(n)d. We tell you if a "
+                    "place becomes free.",
+                    n=result.position,
+                ),
+                "warning",
+            )
+    return redirect(url_for("events.detail", event_id=shift.event_id) + f"#shift-{shift.id}")
+
+
+@bp.route("/signups/<int:signup_id>/cancel", methods=["POST"])
+@login_required
+def cancel(signup_id: int):
+    signup = db.session.get(Signup, signup_id)
+    if signup is None or signup.user_id != current_user.id:
+        abort(404)
+    try:
+        signups.cancel(signup, actor=current_user, now=utcnow(), ip=request.remote_addr)
+    except ServiceError as error:
+        db.session.rollback()
+        for message in error.messages:
+            flash(message, "danger")
+    else:
+        db.session.commit()
+        flash(_("Your sign-up has been cancelled."), "info")
+    target = request.form.get("next")
+    if target == "my_shifts":
+        return redirect(url_for("events.my_shifts"))
+    return redirect(url_for("events.detail", event_id=signup.shift.event_id))
+
+
+@bp.route("/my/shifts")
+@login_required
+def my_shifts():
+    now = utcnow()
+    rows = db.session.scalars(
+        select(Signup)
+        .join(Shift, Shift.id == Signup.shift_id)
+        .where(Signup.user_id == current_user.id, Signup.status != SignupStatus.CANCELLED)
+        .options(joinedload(Signup.shift).joinedload(Shift.event))
+        .order_by(Shift.starts_at)
+    ).all()
+    upcoming = [s for s in rows if s.shift.ends_at > now]
+    past = [s for s in rows if s.shift.ends_at <= now][::-1]
+    positions = {s.id: signups.waitlist_position(s) for s in upcoming}
+    deadlines = {
+        s.id: s.shift.starts_at.timestamp() - s.shift.cancel_deadline_hours * 3600 > now.timestamp()
+        for s in upcoming
+    }
+    return render_template(
+        "events/my_shifts.html",
+        upcoming=upcoming,
+        past=past,
+        positions=positions,
+        can_cancel=deadlines,
+        categories=CATEGORIES,
+    )
+
+
+def _event_url(event: Event) -> str:
+    return url_for("events.detail", event_id=event.id, _external=True)
+
+
+def _ics(body: bytes, filename: str) -> Response:
+    return Response(
+        body,
+        mimetype="text/calendar",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@bp.route("/events/<int:event_id>.ics")
+def event_ics(event_id: int):
+    event = _load_visible(event_id)
+    live = [s for s in event.shifts if not s.cancelled]
+    return _ics(
+        calendar.build(live, name=event.title, url_for_event=_event_url), f"event-{event.id}.ics"
+    )
+
+
+@bp.route("/shifts/<int:shift_id>.ics")
+def shift_ics(shift_id: int):
+    shift = db.session.get(Shift, shift_id)
+    if shift is None:
+        abort(404)
+    _load_visible(shift.event_id)
+    return _ics(
+        calendar.build([shift], name=shift.event.title, url_for_event=_event_url),
+        f"shift-{shift.id}.ics",
+    )
+
+
+@bp.route("/my/calendar", methods=["GET", "POST"])
+@login_required
+def my_calendar():
+    if request.method == "POST":
+        calendar.renew_token(current_user)
+        db.session.commit()
+        flash(_("A new calendar link was made; the old one no longer works."), "info")
+        return redirect(url_for("events.my_calendar"))
+    token = calendar.feed_token(current_user)
+    db.session.commit()
+    https_url = url_for("events.calendar_feed", token=token, _external=True)
+    webcal_url = "webcal://" + https_url.split("://", 1)[1]
+    return render_template("events/my_calendar.html", https_url=https_url, webcal_url=webcal_url)
+
+
+@bp.route("/calendar/<token>.ics")
+def calendar_feed(token: str):
+    found = calendar.feed_shifts(token)
+    if found is None:
+        abort(404)
+    _user, shifts = found
+    body = calendar.build(shifts, name=_("My volunteer shifts"), url_for_event=_event_url)
+    return _ics(body, "volunteer-shifts.ics")
