@@ -367,7 +367,7 @@ def make_event(app: Flask, tree: Tree, make_user):
             host_id=(host or tree.town_a).id,
             area_id=tree.community_a1.id,
             title=title,
-            category="env_sanitation",
+            category=event_kw.pop("category", "env_sanitation"),
             address="东关社区广场",
             status=status,
             starts_at=start,

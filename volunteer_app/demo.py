@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
 
@@ -13,6 +13,8 @@ from .catalog import AVAILABILITY, CATEGORIES, SKILLS
 from .extensions import db
 from .models import (
     AffiliationHistory,
+    Event,
+    EventStatus,
     Gender,
     IdType,
     MembershipStatus,
@@ -21,15 +23,20 @@ from .models import (
     PoliticalStatus,
     Role,
     RoleGrant,
+    Shift,
+    ShiftLead,
+    Signup,
+    SignupStatus,
     TeamMembership,
     User,
     VolunteerProfile,
 )
 from .services import orgs, pii
+from .services.events import refresh_times
 from .services.idnumbers import make_resident_number, mask
 from .services.passwords import hash_password
 from .services.volunteers import PRIVACY_VERSION
-from .timeutil import utcnow
+from .timeutil import from_local, to_local, utcnow
 
 
 @dataclass(frozen=True)
@@ -316,12 +323,161 @@ def seed_demo_volunteer_profile() -> None:
     db.session.get(VolunteerProfile, user.id).real_name = "王小明"
 
 
+EVENT_TITLES: dict[str, list[str]] = {
+    "env_sanitation": ["背街小巷环境清洁", "社区卫生死角清理", "河道沿岸垃圾捡拾"],
+    "streets": ["道路街巷乱堆乱放整治", "老旧小区楼道清理"],
+    "business_order": ["沿街商铺门前三包劝导", "农贸市场秩序维护"],
+    "traffic_order": ["文明交通劝导岗", "校园周边护学岗", "路口文明引导"],
+    "outdoor_ads": ["小广告清理行动", "违规广告牌排查"],
+    "residential": ["居住小区环境整治", "小区车辆有序停放引导"],
+    "window_service": ["政务服务大厅引导", "火车站志愿服务岗"],
+    "health_city": ["卫生城市复审入户宣传", "病媒生物防制宣传"],
+    "party_community": ["党群同心·共建家园 主题党日", "在职党员进社区"],
+    "other": ["关爱空巢老人", "敬老院慰问演出"],
+}
+DEMO_EVENTS = 40
+#: (post, local start hour, hours) of the shifts an event gets, by how many it has.
+SHIFT_PATTERNS = [
+    [("早班", 8, 3)],
+    [("早高峰岗", 7, 2), ("晚高峰岗", 17, 2)],
+    [("上午组", 8, 3), ("下午组", 14, 3), ("收尾组", 17, 1)],
+]
+
+
+def seed_events(count: int = DEMO_EVENTS) -> int:
+    """About 40 events over the past two months and the next month, across categories and
+    towns: full shifts with waitlists, nearly full ones, a cancelled and a draft event; past
+    shifts have attended and no-show sign-ups."""
+    if db.session.scalar(select(Event.id).limit(1)) is not None:
+        return 0
+    rng = random.Random(4)
+    now = utcnow()
+    today = to_local(now).date()
+    towns = db.session.scalars(
+        select(OrgUnit).where(OrgUnit.level == OrgLevel.TOWN).order_by(OrgUnit.id)
+    ).all()
+    hosts = [
+        find_node((data.DISTRICT, "共青团即墨区委员会")),
+        find_node((data.DISTRICT, "即墨区妇女联合会")),
+        find_node((data.DISTRICT, "即墨区文明办")),
+    ]
+    profiles = db.session.scalars(
+        select(VolunteerProfile)
+        .where(VolunteerProfile.consented_at.is_not(None))
+        .order_by(VolunteerProfile.user_id)
+    ).all()
+    demo_user = db.session.scalar(select(User).where(User.phone == "13800000007"))
+    lead = db.session.scalar(select(User).where(User.phone == "13800000005"))
+    organiser = db.session.scalar(select(User).where(User.phone == "13800000001"))
+    categories = list(EVENT_TITLES)
+    made = 0
+    for i in range(count):
+        day_offset = -60 + int(90 * i / count) + rng.randint(0, 2)
+        day = today + timedelta(days=day_offset)
+        category = categories[i % len(categories)]
+        town = towns[0] if i % 4 == 0 else rng.choice(towns)
+        community = rng.choice(town.children) if town.children else None
+        host = town if i % 3 else rng.choice([h for h in hosts if h] or [town])
+        if i == 5:  # one event for the demo town organiser's own 东关社区
+            community = find_node((data.DISTRICT, "环秀街道", "东关社区")) or community
+            town, host = towns[0], towns[0]
+        title = rng.choice(EVENT_TITLES[category])
+        spot = rng.choice(["广场", "党群服务中心", "主干道路口", "农贸市场", "小学门口"])
+        place = f"{community.name if community else town.name}{spot}"
+        status = EventStatus.COMPLETED if day < today else EventStatus.PUBLISHED
+        if i == count - 3:
+            status = EventStatus.CANCELLED
+        if i == count - 1:
+            status = EventStatus.DRAFT
+        event = Event(
+            host_id=host.id,
+            area_id=(community or town).id,
+            title=title,
+            category=category,
+            address=place,
+            description=f"{title}：{town.name}文明创建志愿服务。请穿志愿者马甲，提前十分钟到岗签到。",
+            contact_name="王老师",
+            contact_phone="0532-8851" + f"{1000 + i}",
+            status=status,
+            created_by_id=organiser.id if organiser else None,
+            adults_only=category in ("traffic_order",),
+            dangerous=category == "outdoor_ads",
+            party_only=category == "party_community" and i % 2 == 0,
+            cancel_reason="天气原因（大风预警）" if status is EventStatus.CANCELLED else None,
+        )
+        db.session.add(event)
+        pattern = SHIFT_PATTERNS[i % len(SHIFT_PATTERNS)]
+        for post, hour, hours in pattern:
+            start = from_local(datetime.combine(day, time(hour)))
+            capacity = rng.choice([5, 8, 10, 12, 20])
+            shift = Shift(
+                event=event,
+                post=post,
+                duties="文明劝导、环境清洁，听从站点负责人安排。",
+                starts_at=start,
+                ends_at=start + timedelta(hours=hours),
+                capacity=capacity,
+                taken=0,
+                waitlisted=0,
+                waitlist_enabled=True,
+                waitlist_limit=5,
+                signup_opens_at=start - timedelta(days=7),
+                cancel_deadline_hours=2,
+                cancelled=status is EventStatus.CANCELLED,
+            )
+            if lead is not None and (town is towns[0] or i % 5 == 0):
+                shift.leads.append(ShiftLead(user_id=lead.id))
+            db.session.add(shift)
+            db.session.flush()
+            if status in (EventStatus.DRAFT, EventStatus.CANCELLED):
+                continue
+            # How full: past shifts well attended; upcoming ones from empty to full.
+            fill = rng.choice([0.3, 0.6, 0.9, 1.0, 1.0, 1.4]) if day >= today else 0.9
+            wanted = min(int(capacity * fill), capacity + 5)
+            chosen = rng.sample(profiles, min(wanted, len(profiles)))
+            if (
+                demo_user is not None
+                and i % 6 == 1
+                and all(p.user_id != demo_user.id for p in chosen)
+            ):
+                chosen = [db.session.get(VolunteerProfile, demo_user.id), *chosen][: max(wanted, 1)]
+            for n, profile in enumerate(chosen):
+                queued = start - timedelta(days=5, minutes=-n)
+                if n < capacity:
+                    status_ = SignupStatus.CONFIRMED
+                    if day < today:
+                        status_ = (
+                            SignupStatus.NO_SHOW if rng.random() < 0.08 else SignupStatus.ATTENDED
+                        )
+                    shift.taken += 1 if status_ is not SignupStatus.NO_SHOW else 0
+                elif day >= today:
+                    status_ = SignupStatus.WAITLISTED
+                    shift.waitlisted += 1
+                else:
+                    continue
+                db.session.add(
+                    Signup(
+                        shift_id=shift.id,
+                        user_id=profile.user_id,
+                        status=status_,
+                        queued_at=queued,
+                        created_at=queued,
+                    )
+                )
+        db.session.flush()
+        refresh_times(event)
+        made += 1
+    db.session.flush()
+    return made
+
+
 def seed_demo(password: str) -> list[DemoAccount]:
     """Everything the demo needs; running it again adds nothing twice."""
     seed_org_trees()
     accounts = seed_accounts(password)
     seed_demo_volunteer_profile()
     seed_volunteers(password)
+    seed_events()
     return accounts
 
 
