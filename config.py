@@ -79,6 +79,11 @@ class Config:
     NOSHOW_HOLD_WITHIN_DAYS = _int("NOSHOW_HOLD_WITHIN_DAYS", 90)
     NOSHOW_HOLD_DAYS = _int("NOSHOW_HOLD_DAYS", 30)
 
+    #: A second scan this many minutes after check-in checks the volunteer out.
+    CHECKOUT_MIN_MINUTES = _int("CHECKOUT_MIN_MINUTES", 30)
+    #: Early arrival / late stay credited up to this many minutes beyond the shift.
+    CREDIT_GRACE_MINUTES = _int("CREDIT_GRACE_MINUTES", 0)
+
     #: Strict-Transport-Security is sent only where TLS is known to front the app.
     HSTS = _bool("HSTS", False)
     DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "Volunteer2026")

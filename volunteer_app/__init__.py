@@ -132,7 +132,9 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from .admin import bp as admin_bp
+    from .api import bp as api_bp
     from .auth import bp as auth_bp
+    from .checkin import bp as checkin_bp
     from .events import bp as events_bp
     from .main import bp as main_bp
     from .volunteers import bp as volunteers_bp
@@ -142,6 +144,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(volunteers_bp)
     app.register_blueprint(events_bp)
+    app.register_blueprint(checkin_bp)
+    app.register_blueprint(api_bp, url_prefix="/api/v1")
     if app.config.get("DEV_TOOLS"):
         from .dev import bp as dev_bp
 

@@ -33,7 +33,7 @@ NAV_ITEMS: list[NavItem] = [
     NavItem("events.my_shifts", _l("My shifts")),
     NavItem("checkin.my_qr", _l("My QR code")),
     NavItem("hours.mine", _l("My hours")),
-    NavItem("checkin.index", _l("Check-in"), frozenset({Role.LEAD})),
+    NavItem("checkin.index", _l("Check-in"), frozenset({Role.LEAD, Role.ORGANISER})),
     NavItem("organise.dashboard", _l("Workspace"), frozenset({Role.ORGANISER})),
     NavItem(
         "volunteers.search", _l("Volunteers"), frozenset({Role.ORGANISER, Role.BRANCH_SECRETARY})

@@ -1,5 +1,6 @@
 """Every model module is imported here so Alembic autogenerate sees all tables."""
 
+from .attendance import Attendance, ScanLog, ScanMethod, VolunteerCard
 from .audit import AuditLog
 from .events import (
     PLACE_STATUSES,
@@ -30,6 +31,7 @@ __all__ = [
     "PLACE_STATUSES",
     "STAFF_ROLES",
     "AffiliationHistory",
+    "Attendance",
     "AuditLog",
     "Channel",
     "CodePurpose",
@@ -46,6 +48,8 @@ __all__ = [
     "PoliticalStatus",
     "Role",
     "RoleGrant",
+    "ScanLog",
+    "ScanMethod",
     "Shift",
     "ShiftLead",
     "Signup",
@@ -54,5 +58,6 @@ __all__ = [
     "TeamMembership",
     "User",
     "Visibility",
+    "VolunteerCard",
     "VolunteerProfile",
 ]

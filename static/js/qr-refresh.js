@@ -1,0 +1,16 @@
+// Renews a rotating QR image (my code, the site code) before its window runs out.
+(function () {
+  "use strict";
+  document.querySelectorAll("img[data-refresh-seconds]").forEach(function (img) {
+    var seconds = parseInt(img.getAttribute("data-refresh-seconds"), 10) || 30;
+    var base = img.getAttribute("src").split("?")[0];
+    var extra = img.getAttribute("src").indexOf("?") >= 0 ? img.getAttribute("src").split("?")[1] + "&" : "";
+    function refresh() {
+      if (document.visibilityState === "hidden") { return; }
+      img.setAttribute("src", base + "?" + extra + "t=" + Date.now());
+    }
+    // A little before each window ends, and at once when the page comes back into view.
+    window.setInterval(refresh, Math.max(seconds - 5, 5) * 1000);
+    document.addEventListener("visibilitychange", refresh);
+  });
+})();

@@ -1,0 +1,152 @@
+"""/api/v1: roster, scans (one or a synced batch), walk-ins, counts, frame decoding."""
+
+from __future__ import annotations
+
+import io
+
+from flask import abort, jsonify, request
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from ..checkin.views import policy
+from ..extensions import db
+from ..models import Attendance, Shift, Signup, SignupStatus, VolunteerCard
+from ..services import ServiceError, accounts, checkin, qr
+from ..timeutil import utcnow
+from . import bp
+
+
+def error(code: str, message: str, status: int):
+    return jsonify(error={"code": code, "message": message}), status
+
+
+@bp.before_request
+def require_login():
+    if not current_user.is_authenticated:
+        return error("login_required", _("Please log in to open this page."), 401)
+    return None
+
+
+def _shift(shift_id: int) -> Shift:
+    shift = db.session.get(Shift, shift_id)
+    if shift is None or not checkin.leads_shift(current_user, shift):
+        abort(404)
+    return shift
+
+
+@bp.route("/shifts/<int:shift_id>/roster")
+def roster(shift_id: int):
+    """Everything the scanner page needs to keep working offline."""
+    shift = _shift(shift_id)
+    rows = db.session.execute(
+        select(Signup, Attendance)
+        .outerjoin(Attendance, Attendance.signup_id == Signup.id)
+        .where(
+            Signup.shift_id == shift.id,
+            Signup.status.in_(
+                [SignupStatus.CONFIRMED, SignupStatus.ATTENDED, SignupStatus.NO_SHOW]
+            ),
+        )
+    ).all()
+    cards = dict(
+        db.session.execute(
+            select(VolunteerCard.id, VolunteerCard.user_id).where(
+                VolunteerCard.user_id.in_([s.user_id for s, _a in rows]),
+                VolunteerCard.revoked_at.is_(None),
+            )
+        ).all()
+    )
+    by_user = {}
+    roster_rows = []
+    for signup, attendance in rows:
+        by_user[signup.user_id] = signup.id
+        roster_rows.append(
+            {
+                "signup_id": signup.id,
+                "user_id": signup.user_id,
+                "name": signup.user.display_name,
+                "phone_tail": signup.user.phone[-4:],
+                "status": signup.status.value,
+                "checked_in_at": _iso(attendance.checked_in_at) if attendance else None,
+                "checked_out_at": _iso(attendance.checked_out_at) if attendance else None,
+            }
+        )
+    start, end = checkin.window(shift)
+    return jsonify(
+        shift={
+            "id": shift.id,
+            "event": shift.event.title,
+            "post": shift.post,
+            "starts_at": _iso(shift.starts_at),
+            "ends_at": _iso(shift.ends_at),
+            "window": [_iso(start), _iso(end)],
+            "open": checkin.is_open(shift, utcnow()),
+        },
+        counts=checkin.counts(shift),
+        roster=roster_rows,
+        # Offline the page can read a code's kind and id (not check its signature): it
+        # matches them here and the server checks each one when the queue is synced.
+        offline={"users": by_user, "cards": {str(c): u for c, u in cards.items()}},
+        rotate_seconds=qr.ROTATE,
+    )
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() + "Z" if value else None
+
+
+@bp.route("/shifts/<int:shift_id>/scans", methods=["POST"])
+def scans(shift_id: int):
+    """One scan or a synced offline batch: {"scans": [{nonce, token | signup_id,
+    scanned_at (epoch ms), offline}]} -> one answer per scan, each applied once."""
+    shift = _shift(shift_id)
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict) or not isinstance(payload.get("scans"), list):
+        return error("bad_request", _("The request must be JSON with a list of scans."), 400)
+    if len(payload["scans"]) > 500:
+        return error("too_many", _("At most 500 scans per request."), 413)
+    items = [s for s in payload["scans"] if isinstance(s, dict)]
+    results = checkin.sync(current_user, shift, items, now=utcnow(), policy=policy())
+    db.session.commit()
+    return jsonify(results=results, counts=checkin.counts(shift))
+
+
+@bp.route("/shifts/<int:shift_id>/walk-ins", methods=["POST"])
+def walk_in(shift_id: int):
+    shift = _shift(shift_id)
+    payload = request.get_json(silent=True) or {}
+    phone = accounts.normalise_phone(str(payload.get("phone", "")))
+    volunteer = accounts.find_user(phone)
+    if volunteer is None:
+        return error("unknown", _("No volunteer has this number."), 404)
+    try:
+        result = checkin.walk_in(current_user, shift, volunteer, now=utcnow(), policy=policy())
+    except ServiceError as refused:
+        db.session.rollback()
+        return error("refused", " ".join(refused.messages), 409)
+    db.session.commit()
+    return jsonify(result=result.as_json(), counts=checkin.counts(shift))
+
+
+@bp.route("/shifts/<int:shift_id>/counts")
+def counts(shift_id: int):
+    return jsonify(counts=checkin.counts(_shift(shift_id)))
+
+
+@bp.route("/decode", methods=["POST"])
+def decode():
+    """Decode a camera frame on the server for browsers without BarcodeDetector."""
+    import zxingcpp
+    from PIL import Image, UnidentifiedImageError
+
+    data = request.get_data(cache=False)
+    if not data or len(data) > 2 * 1024 * 1024:
+        return error("bad_image", _("Send one image of at most 2 MB."), 400)
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.thumbnail((1280, 1280))
+        found = zxingcpp.read_barcodes(image.convert("L"))
+    except (UnidentifiedImageError, OSError, ValueError):
+        return error("bad_image", _("The image could not be read."), 400)
+    return jsonify(codes=[r.text for r in found if r.text])
