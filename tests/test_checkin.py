@@ -1,0 +1,357 @@
+"""Check-in rules: signed tokens, idempotency (nonce and one attendance per sign-up, also
+under concurrency), check-out, credited time, scope, auto-close and no-shows."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from volunteer_app.extensions import db
+from volunteer_app.models import (
+    Attendance,
+    Role,
+    ScanLog,
+    ShiftLead,
+    Signup,
+    SignupStatus,
+    User,
+    VolunteerCard,
+)
+from volunteer_app.services import checkin, qr, signups
+from volunteer_app.services.database import begin_write
+from volunteer_app.timeutil import local_today, utcnow
+
+
+@pytest.fixture
+def site(make_event, make_volunteer, make_user, tree):
+    """An open shift (starting in 10 minutes) with a lead and three signed-up volunteers."""
+    _event, shift = make_event(capacity=5, waitlist=2, starts_in=timedelta(minutes=10))
+    lead = make_user(Role.LEAD, tree.community_a1)
+    shift.leads.append(ShiftLead(user_id=lead.id))
+    volunteers = [make_volunteer() for _ in range(3)]
+    for v in volunteers:
+        signups.sign_up(v, shift, now=utcnow(), today=local_today())
+    db.session.commit()
+    return shift, lead, volunteers
+
+
+def attendances(shift_id: int) -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(Attendance).where(Attendance.shift_id == shift_id)
+    )
+
+
+# ---------------------------------------------------------------- tokens
+
+
+def test_a_volunteer_token_is_accepted_in_its_window_and_the_previous_one(app):
+    now = datetime(2026, 11, 27, 8, 0, 10)
+    token = qr.volunteer_token(42, now)
+    assert qr.decode(token, now) == qr.Decoded("volunteer", 42)
+    assert qr.decode(token, now + timedelta(seconds=qr.ROTATE)).problem == ""
+    assert qr.decode(token, now + timedelta(seconds=2 * qr.ROTATE + 1)).problem == "expired"
+
+
+def test_a_tampered_token_is_refused(app):
+    now = utcnow()
+    token = qr.volunteer_token(42, now)
+    body, sig = token.rsplit(".", 1)
+    other = qr.volunteer_token(43, now)
+    assert qr.decode(other.rsplit(".", 1)[0] + "." + sig, now).problem == "tampered"
+    assert qr.decode(body + ".AAAAAAAAAAAAAAAA", now).problem == "tampered"
+    assert qr.decode("not a token", now).problem == "malformed"
+    assert qr.decode("", now).problem == "malformed"
+
+
+def test_an_old_screenshot_does_not_check_in(site):
+    shift, lead, (volunteer, *_) = site
+    stale = qr.volunteer_token(volunteer.id, utcnow() - timedelta(minutes=5))
+    result = checkin.scan(lead, token=stale, now=utcnow())
+    assert (result.ok, result.code) == (False, "expired")
+    assert attendances(shift.id) == 0
+
+
+def test_a_revoked_card_stops_working_at_once(site):
+    _shift, lead, (volunteer, *_) = site
+    card = VolunteerCard(user_id=volunteer.id)
+    db.session.add(card)
+    db.session.commit()
+    token = qr.card_token(card.id)
+    card.revoked_at = utcnow()
+    db.session.commit()
+    result = checkin.scan(lead, token=token, now=utcnow())
+    assert result.code == "revoked"
+    new_card = VolunteerCard(user_id=volunteer.id)
+    db.session.add(new_card)
+    db.session.commit()
+    assert checkin.scan(lead, token=qr.card_token(new_card.id), now=utcnow()).code == "checked_in"
+
+
+def test_every_scan_is_logged_with_its_reason(site):
+    _shift, lead, (volunteer, *_) = site
+    checkin.scan(lead, token="v1.bad.sig", now=utcnow())
+    checkin.scan(lead, token=qr.volunteer_token(volunteer.id, utcnow()), now=utcnow())
+    db.session.commit()
+    codes = [(row.ok, row.code) for row in db.session.scalars(select(ScanLog).order_by(ScanLog.id))]
+    assert codes == [(False, "tampered"), (True, "checked_in")]
+
+
+# ---------------------------------------------------------------- in and out
+
+
+def test_scan_checks_in_then_a_later_scan_checks_out(site):
+    shift, lead, (volunteer, *_) = site
+    now = utcnow()
+    first = checkin.scan(lead, token=qr.volunteer_token(volunteer.id, now), now=now)
+    assert (first.action, first.shift.id) == ("in", shift.id)
+    soon = now + timedelta(minutes=5)
+    again = checkin.scan(lead, token=qr.volunteer_token(volunteer.id, soon), now=soon)
+    assert (again.ok, again.code, again.action) == (True, "already_in", "")
+    later = now + timedelta(minutes=40)
+    out = checkin.scan(lead, token=qr.volunteer_token(volunteer.id, later), now=later)
+    assert out.action == "out" and out.attendance.checked_out_at == later
+    final = checkin.scan(lead, token=qr.volunteer_token(volunteer.id, later), now=later)
+    assert final.code == "already_out"
+    signup = db.session.scalar(select(Signup).where(Signup.user_id == volunteer.id))
+    assert signup.status is SignupStatus.ATTENDED
+    assert attendances(shift.id) == 1
+
+
+def test_a_volunteer_not_signed_up_is_refused(site, make_volunteer):
+    _shift, lead, _v = site
+    stranger = make_volunteer()
+    result = checkin.scan(lead, token=qr.volunteer_token(stranger.id, utcnow()), now=utcnow())
+    assert (result.ok, result.code) == (False, "not_signed_up")
+
+
+def test_a_lead_cannot_check_in_to_a_shift_they_do_not_lead(site, make_user, tree):
+    shift, _lead, (volunteer, *_) = site
+    other_lead = make_user(Role.LEAD, tree.community_b1)
+    token = qr.volunteer_token(volunteer.id, utcnow())
+    assert checkin.scan(other_lead, token=token, shift=shift, now=utcnow()).code == "not_lead"
+    assert checkin.scan(other_lead, token=token, now=utcnow()).code == "no_open_shift"
+    assert attendances(shift.id) == 0
+
+
+def test_check_in_is_refused_outside_the_window(site):
+    shift, lead, (volunteer, *_) = site
+    early = shift.starts_at - timedelta(hours=2)
+    result = checkin.scan(
+        lead, token=qr.volunteer_token(volunteer.id, early), shift=shift, now=early
+    )
+    assert result.code == "window_closed"
+
+
+def test_self_check_in_with_the_site_code(site):
+    shift, _lead, (volunteer, *_) = site
+    now = utcnow()
+    result = checkin.self_scan(volunteer, qr.site_token(shift.id, now), now=now)
+    assert result.action == "in"
+    printed = checkin.self_scan(
+        volunteer, qr.printed_site_token(shift.id), now=now + timedelta(minutes=31)
+    )
+    assert printed.action == "out"
+
+
+# ---------------------------------------------------------------- idempotency
+
+
+def test_the_same_nonce_twice_gives_one_attendance_and_the_same_answer(site):
+    shift, lead, (volunteer, *_) = site
+    now = utcnow()
+    token = qr.volunteer_token(volunteer.id, now)
+    first = checkin.scan(lead, token=token, shift=shift, now=now, nonce="n-1")
+    db.session.commit()
+    later = now + timedelta(minutes=45)  # would be a check-out if it were a new scan
+    second = checkin.scan(lead, token=token, shift=shift, now=later, nonce="n-1")
+    assert second.replayed and second.code == first.code == "checked_in"
+    assert db.session.scalar(select(Attendance)).checked_out_at is None
+
+
+def test_the_same_batch_synced_twice_applies_each_scan_once(site):
+    shift, lead, volunteers = site
+    now = utcnow()
+    batch = [
+        {
+            "nonce": f"q-{v.id}",
+            "token": qr.volunteer_token(v.id, now),
+            "scanned_at": int(now.timestamp() * 1000),
+            "offline": True,
+        }
+        for v in volunteers
+    ]
+    first = checkin.sync(lead, shift, batch, now=now)
+    db.session.commit()
+    second = checkin.sync(lead, shift, batch, now=now + timedelta(minutes=50))
+    db.session.commit()
+    assert [a["action"] for a in first] == ["in"] * 3
+    assert all(a["replayed"] for a in second)
+    assert attendances(shift.id) == 3
+
+
+def test_an_offline_scan_keeps_its_own_time_within_limits(site):
+    shift, lead, (volunteer, *_) = site
+    now = shift.starts_at + timedelta(minutes=20)
+    scanned = shift.starts_at + timedelta(minutes=1)
+    result = checkin.scan(
+        lead,
+        token=qr.volunteer_token(volunteer.id, scanned),
+        shift=shift,
+        now=now,
+        scanned_at=scanned,
+    )
+    # The code is judged at the time it was scanned (it was fresh then), and the
+    # attendance keeps that time, not the time of the sync.
+    assert result.code == "checked_in"
+    assert result.attendance.checked_in_at == scanned
+    # A scan time too far back (or in the future) is not believed: the server's time is used.
+    assert checkin.effective_time(now, now - timedelta(days=3)) == now
+    assert checkin.effective_time(now, now + timedelta(hours=1)) == now
+
+
+def _run_concurrently(app, jobs):
+    db.session.commit()
+    barrier = threading.Barrier(len(jobs))
+    errors, results = [], []
+
+    def run(job):
+        with app.app_context():
+            try:
+                barrier.wait()
+                begin_write()
+                results.append(job())
+                db.session.commit()
+            except Exception as error:
+                db.session.rollback()
+                errors.append(repr(error))
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(j,)) for j in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    db.session.commit()
+    return results, errors
+
+
+def test_concurrent_duplicate_scans_make_one_attendance(app, site):
+    shift, lead, (volunteer, *_) = site
+    shift_id, lead_id, volunteer_id = shift.id, lead.id, volunteer.id
+
+    def job(nonce):
+        def scan():
+            from volunteer_app.models import Shift
+
+            now = utcnow()
+            result = checkin.scan(
+                db.session.get(User, lead_id),
+                token=qr.volunteer_token(volunteer_id, now),
+                shift=db.session.get(Shift, shift_id),
+                now=now,
+                nonce=nonce,
+            )
+            return result.code, result.replayed
+
+        return scan
+
+    # Six devices scanning the same volunteer, two of them retrying the same request.
+    results, errors = _run_concurrently(app, [job(n) for n in ["a", "a", "b", "c", "d", "e"]])
+    assert errors == []
+    fresh = [code for code, replayed in results if not replayed]
+    assert fresh.count("checked_in") == 1
+    assert set(fresh) <= {"checked_in", "already_in"}
+    assert attendances(shift_id) == 1
+    assert db.session.scalar(select(func.count()).select_from(ScanLog)) == 5  # "a" once
+
+
+# ---------------------------------------------------------------- credited time
+
+
+def test_credited_time_is_the_overlap_with_the_shift():
+    start, end = datetime(2026, 5, 1, 8), datetime(2026, 5, 1, 11)
+    cm = checkin.credited_minutes
+    assert cm(start - timedelta(minutes=40), end + timedelta(hours=1), start, end) == 180
+    assert cm(start + timedelta(minutes=30), end - timedelta(minutes=30), start, end) == 120
+    assert cm(start - timedelta(minutes=40), end, start, end, grace_minutes=10) == 190
+    assert cm(end + timedelta(minutes=5), end + timedelta(minutes=50), start, end) == 0
+    assert cm(start, None, start, end) == 0
+
+
+moments = st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2026, 1, 3))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    moments,
+    moments,
+    moments,
+    st.integers(min_value=1, max_value=600),
+    st.integers(min_value=0, max_value=60),
+)
+def test_credited_time_is_never_negative_nor_longer_than_the_shift(a, b, start, minutes, grace):
+    checked_in, checked_out = min(a, b), max(a, b)
+    end = start + timedelta(minutes=minutes)
+    credited = checkin.credited_minutes(checked_in, checked_out, start, end, grace)
+    assert 0 <= credited <= minutes + 2 * grace
+    assert credited <= (checked_out - checked_in).total_seconds() // 60
+
+
+# ---------------------------------------------------------------- after the shift
+
+
+def test_an_unclosed_attendance_is_closed_at_the_shift_end_and_flagged(site):
+    shift, lead, (volunteer, *_) = site
+    now = utcnow()
+    checkin.scan(lead, token=qr.volunteer_token(volunteer.id, now), shift=shift, now=now)
+    db.session.commit()
+    assert checkin.close_unclosed(shift.ends_at + timedelta(minutes=10)) == 0  # window open
+    later = shift.ends_at + timedelta(hours=2)
+    assert checkin.close_unclosed(later) == 1
+    assert checkin.close_unclosed(later) == 0  # idempotent
+    attendance = db.session.scalar(select(Attendance))
+    assert attendance.checked_out_at == shift.ends_at and attendance.auto_closed
+
+
+def test_no_shows_are_marked_after_the_shift_and_release_their_place(site):
+    shift, lead, (present, _absent1, _absent2) = site
+    now = utcnow()
+    checkin.scan(lead, token=qr.volunteer_token(present.id, now), shift=shift, now=now)
+    with pytest.raises(Exception):  # noqa: B017 - before the end: refused
+        checkin.mark_no_shows(shift, now=now)
+    after = shift.ends_at + timedelta(minutes=1)
+    assert checkin.mark_no_shows(shift, now=after) == 2
+    assert checkin.mark_no_shows(shift, now=after) == 0
+    db.session.refresh(shift)
+    assert shift.taken == 1
+
+
+def test_a_lead_corrects_times_with_a_reason_that_is_audited(site):
+    from volunteer_app.models import AuditLog
+    from volunteer_app.services import ServiceError
+
+    shift, lead, (volunteer, *_) = site
+    now = utcnow()
+    result = checkin.scan(lead, token=qr.volunteer_token(volunteer.id, now), shift=shift, now=now)
+    with pytest.raises(ServiceError):
+        checkin.correct(lead, result.attendance, shift.starts_at, shift.ends_at, "")
+    checkin.correct(lead, result.attendance, shift.starts_at, shift.ends_at, "纸质签到表")
+    assert result.attendance.corrected
+    assert db.session.scalar(select(AuditLog).where(AuditLog.action == "attendance.correct"))
+
+
+def test_a_walk_in_is_added_past_capacity_and_checked_in(site, make_volunteer):
+    shift, lead, _v = site
+    shift.capacity = 3
+    db.session.commit()
+    walker = make_volunteer()
+    result = checkin.walk_in(lead, shift, walker, now=utcnow())
+    assert result.action == "in"
+    signup = db.session.scalar(select(Signup).where(Signup.user_id == walker.id))
+    assert signup.over_capacity and signup.source == "walk_in"
