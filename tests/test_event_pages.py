@@ -63,7 +63,7 @@ def test_today_filter(client, make_event):
 def test_near_my_community_comes_first(app, tree, make_event, make_volunteer):
     far, _ = make_event(title="远处的活动", starts_in=timedelta(days=1))
     far.area_id = tree.community_b1.id
-    near, _ = make_event(title="家门口的活动", starts_in=timedelta(days=3))
+    _near, _ = make_event(title="家门口的活动", starts_in=timedelta(days=3))
     db.session.commit()
     volunteer = make_volunteer(tree.community_a1)
     html = login(app, volunteer).get("/events").get_data(as_text=True)
@@ -95,7 +95,7 @@ def test_a_draft_answers_404(client, make_event):
 
 
 def test_sign_up_and_cancel_through_the_pages(app, make_event, make_volunteer):
-    event, shift = make_event(capacity=1, waitlist=2)
+    _event, shift = make_event(capacity=1, waitlist=2)
     first, second = make_volunteer(), make_volunteer()
     a, b = login(app, first), login(app, second)
     response = Auth(a).post(f"/shifts/{shift.id}/signup", follow_redirects=True)
@@ -111,7 +111,7 @@ def test_sign_up_and_cancel_through_the_pages(app, make_event, make_volunteer):
 
 
 def test_the_event_page_says_why_one_cannot_sign_up(app, make_event, make_user):
-    event, shift = make_event(party_only=True)
+    event, _shift = make_event(party_only=True)
     html = login(app, make_user()).get(f"/events/{event.id}").get_data(as_text=True)
     assert "仅限党员" in html and "资料尚未填写完整" in html
     assert 'data-testid="signup"' not in html

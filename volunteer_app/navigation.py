@@ -35,6 +35,7 @@ NAV_ITEMS: list[NavItem] = [
     NavItem("hours.mine", _l("My hours")),
     NavItem("checkin.index", _l("Check-in"), frozenset({Role.LEAD, Role.ORGANISER})),
     NavItem("organise.dashboard", _l("Workspace"), frozenset({Role.ORGANISER})),
+    NavItem("events.organise_list", _l("Events I organise"), frozenset({Role.ORGANISER})),
     NavItem(
         "volunteers.search", _l("Volunteers"), frozenset({Role.ORGANISER, Role.BRANCH_SECRETARY})
     ),

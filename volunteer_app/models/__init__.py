@@ -12,6 +12,15 @@ from .events import (
     SignupStatus,
     Visibility,
 )
+from .hours import (
+    CorrectionRequest,
+    RecordKind,
+    RecordStatus,
+    ServiceRecord,
+    TallyCell,
+    TallyPerson,
+    TrainingRecord,
+)
 from .notify import Channel, CodePurpose, Notification, SmsCode
 from .orgs import CHILD_LEVELS, LEVEL_KIND, OrgKind, OrgLevel, OrgUnit
 from .people import STAFF_ROLES, LoginThrottle, Role, RoleGrant, User
@@ -35,6 +44,7 @@ __all__ = [
     "AuditLog",
     "Channel",
     "CodePurpose",
+    "CorrectionRequest",
     "Event",
     "EventStatus",
     "Gender",
@@ -46,16 +56,22 @@ __all__ = [
     "OrgLevel",
     "OrgUnit",
     "PoliticalStatus",
+    "RecordKind",
+    "RecordStatus",
     "Role",
     "RoleGrant",
     "ScanLog",
     "ScanMethod",
+    "ServiceRecord",
     "Shift",
     "ShiftLead",
     "Signup",
     "SignupStatus",
     "SmsCode",
+    "TallyCell",
+    "TallyPerson",
     "TeamMembership",
+    "TrainingRecord",
     "User",
     "Visibility",
     "VolunteerCard",

@@ -117,6 +117,9 @@ class Shift(db.Model):
     checkin_opens_minutes: Mapped[int] = mapped_column(default=30)
     checkin_closes_minutes: Mapped[int] = mapped_column(default=30)
     cancelled: Mapped[bool] = mapped_column(default=False)
+    #: Set when the lead confirmed the shift and its service records were written.
+    confirmed_at: Mapped[datetime | None]
+    confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     event: Mapped[Event] = relationship(back_populates="shifts")
@@ -185,9 +188,7 @@ class Signup(db.Model):
     promoted_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
     cancel_reason: Mapped[str | None] = mapped_column(String(200))
-    cancelled_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL")
-    )
+    cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     shift: Mapped[Shift] = relationship()
     user: Mapped[User] = relationship(foreign_keys=[user_id])

@@ -150,6 +150,12 @@ def _check_shift(fields: ShiftFields, *, taken: int = 0) -> list[str]:
         problems.append(str(_l("Sign-up can open between 0 and 365 days before the start.")))
     if not 0 <= fields.cancel_deadline_hours <= 168:
         problems.append(str(_l("The cancel deadline must be between 0 and 168 hours.")))
+    if not (
+        0 <= fields.checkin_opens_minutes <= 1440 and 0 <= fields.checkin_closes_minutes <= 1440
+    ):
+        problems.append(
+            str(_l("Check-in may open and close at most 1440 minutes around the shift."))
+        )
     return problems
 
 
@@ -293,6 +299,8 @@ def cancel_shift(
     from .signups import _lock_shift
 
     require_organiser(actor, shift.event.host)
+    if not reason.strip():
+        raise ServiceError(_l("Please give a reason; it is sent to the volunteers."))
     shift = _lock_shift(shift.id)
     if shift.cancelled:
         raise ServiceError(_l("This shift is already cancelled."))
@@ -388,6 +396,7 @@ def repeat_event(
 ) -> list[Event]:
     """Copies of the event every week (`weekly` more times) or on the chosen dates, each a
     draft in the same series; the first shift's date moves to each new date."""
+    require_organiser(actor, event.host)
     if not event.shifts or event.starts_at is None:
         raise ServiceError(_l("Add a shift before repeating the event."))
     if not weekly and not dates:

@@ -1,0 +1,470 @@
+"""Organisers' pages: the events in their scope, creating and managing an event and its
+shifts, and a shift's roster. Every object is loaded within the caller's organiser scope,
+so another scope's event answers 404."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
+from wtforms.fields.choices import SelectChoice
+
+from ..catalog import CATEGORIES
+from ..extensions import db
+from ..models import (
+    Event,
+    EventStatus,
+    OrgUnit,
+    Role,
+    Shift,
+    Signup,
+    SignupStatus,
+    VolunteerProfile,
+)
+from ..permissions import load_in_scope, role_required
+from ..services import ServiceError, signups, volunteers
+from ..services import events as event_service
+from ..services.scope import path_filter
+from ..services.signups import ACTIVE
+from ..timeutil import utcnow
+from . import bp
+from .forms import (
+    SIGNUP_LABELS,
+    STATUS_LABELS,
+    VISIBILITY_LABELS,
+    ActionForm,
+    AddVolunteerForm,
+    CancelForm,
+    CancelShiftForm,
+    CopyForm,
+    EventFilterForm,
+    EventForm,
+    NewEventForm,
+    RemoveForm,
+    RepeatForm,
+    ShiftForm,
+)
+
+ORGANISER = [Role.ORGANISER]
+#: Most volunteers an "add volunteer" search offers to choose from.
+MAX_MATCHES = 10
+
+
+def _event(event_id: int) -> Event:
+    return load_in_scope(Event, event_id, ORGANISER, org_of=lambda e: e.host)
+
+
+def _shift(shift_id: int) -> Shift:
+    return load_in_scope(Shift, shift_id, ORGANISER, org_of=lambda s: s.event.host)
+
+
+def _attempt(form, action: Callable[[], Any], done: Callable[[Any], tuple[str, str]]):
+    """If the form is valid, run the service call: commit, flash and redirect (done gives
+    the message and the target); on a refusal roll back and put every reason on the form.
+    None when the page should be shown again with the form's errors."""
+    if not form.validate_on_submit():
+        return None
+    try:
+        result = action()
+    except ServiceError as error:
+        db.session.rollback()
+        form.form_errors.extend(error.messages)
+        return None
+    db.session.commit()
+    message, target = done(result)
+    flash(message, "success")
+    return redirect(target)
+
+
+def _flash_form(form) -> None:
+    """A small form's errors as flash messages (its page is redirected to)."""
+    for errors in form.errors.values():
+        for message in errors:
+            flash(message, "danger")
+
+
+def _ip() -> str | None:
+    return request.remote_addr
+
+
+# ---------------------------------------------------------------- the list
+
+
+@bp.route("/organise/events")
+@role_required(Role.ORGANISER)
+def organise_list():
+    form = EventFilterForm(request.args)
+    query = (
+        select(Event)
+        .join(OrgUnit, OrgUnit.id == Event.host_id)
+        .where(path_filter(OrgUnit.path, current_user, ORGANISER))
+        .options(joinedload(Event.host))
+        .order_by(Event.created_at.desc(), Event.id.desc())
+    )
+    if form.validate() and form.status.data:
+        query = query.where(Event.status == EventStatus(form.status.data))
+    page = db.paginate(query, per_page=25, error_out=False)
+    ids = [event.id for event in page.items]
+    stats = {
+        event_id: (shifts, int(taken or 0), int(capacity or 0))
+        for event_id, shifts, taken, capacity in db.session.execute(
+            select(
+                Shift.event_id,
+                func.count(Shift.id),
+                func.sum(Shift.taken),
+                func.sum(Shift.capacity),
+            )
+            .where(Shift.event_id.in_(ids), Shift.cancelled.is_(False))
+            .group_by(Shift.event_id)
+        )
+    }
+    return render_template(
+        "events/organise/list.html",
+        form=form,
+        page=page,
+        stats=stats,
+        status_labels=STATUS_LABELS,
+    )
+
+
+# ---------------------------------------------------------------- a new event
+
+
+@bp.route("/organise/events/new", methods=["GET", "POST"])
+@role_required(Role.ORGANISER)
+def organise_new():
+    form = NewEventForm(current_user)
+    answer = _attempt(
+        form,
+        lambda: event_service.create_event(
+            current_user,
+            load_in_scope(OrgUnit, int(form.host.data), ORGANISER),
+            form.event_fields(),
+            ip=_ip(),
+        ),
+        lambda event: (
+            _("The event is saved as a draft. Add its shifts, then publish it."),
+            url_for("events.organise_event", event_id=event.id),
+        ),
+    )
+    return answer or render_template("events/organise/new.html", form=form)
+
+
+# ---------------------------------------------------------------- the manage page
+
+
+def _manage(event: Event, **posted):
+    """The manage page; `posted` holds the form that was just sent (with its errors)."""
+    blank = {"formdata": None}
+    forms = {
+        "edit": EventForm.for_event(event, prefix="event", **blank),
+        "shift": ShiftForm(current_user, prefix="shift", **blank),
+        "publish": ActionForm(prefix="publish", **blank),
+        "cancel": CancelForm(prefix="cancel", **blank),
+        "cancel_shift": CancelShiftForm(prefix="cancel_shift", **blank),
+        "copy": CopyForm(prefix="copy", **blank),
+        "repeat": RepeatForm(prefix="repeat", **blank),
+    }
+    forms.update(posted)
+    live = [s for s in event.shifts if not s.cancelled]
+    to_tell = db.session.scalar(
+        select(func.count())
+        .select_from(Signup)
+        .where(Signup.shift_id.in_([s.id for s in live]), Signup.status.in_(ACTIVE))
+    )
+    series = []
+    if event.series_key:
+        series = db.session.scalars(
+            select(Event)
+            .where(Event.series_key == event.series_key, Event.id != event.id)
+            .order_by(Event.starts_at, Event.id)
+        ).all()
+    return render_template(
+        "events/organise/manage.html",
+        event=event,
+        forms=forms,
+        open_form=next(iter(posted), None),
+        to_tell=to_tell,
+        series=series,
+        status_labels=STATUS_LABELS,
+        visibility_labels=VISIBILITY_LABELS,
+        categories=CATEGORIES,
+        editable=event.status not in (EventStatus.CANCELLED, EventStatus.COMPLETED),
+    )
+
+
+def _here(event: Event) -> str:
+    return url_for("events.organise_event", event_id=event.id)
+
+
+@bp.route("/organise/events/<int:event_id>")
+@role_required(Role.ORGANISER)
+def organise_event(event_id: int):
+    return _manage(_event(event_id))
+
+
+@bp.route("/organise/events/<int:event_id>/edit", methods=["POST"])
+@role_required(Role.ORGANISER)
+def organise_edit(event_id: int):
+    event = _event(event_id)
+    form = EventForm(prefix="event")
+    answer = _attempt(
+        form,
+        lambda: event_service.update_event(current_user, event, form.event_fields(), ip=_ip()),
+        lambda _event: (_("The details have been saved."), _here(event)),
+    )
+    return answer or _manage(event, edit=form)
+
+
+@bp.route("/organise/events/<int:event_id>/shifts", methods=["POST"])
+@role_required(Role.ORGANISER)
+def organise_add_shift(event_id: int):
+    event = _event(event_id)
+    form = ShiftForm(current_user, prefix="shift")
+    answer = _attempt(
+        form,
+        lambda: event_service.add_shift(current_user, event, form.shift_fields(), ip=_ip()),
+        lambda _shift: (_("The shift has been added."), _here(event)),
+    )
+    return answer or _manage(event, shift=form)
+
+
+@bp.route("/organise/events/<int:event_id>/publish", methods=["POST"])
+@role_required(Role.ORGANISER)
+def organise_publish(event_id: int):
+    event = _event(event_id)
+    form = ActionForm(prefix="publish")
+    answer = _attempt(
+        form,
+        lambda: event_service.publish(current_user, event, ip=_ip()),
+        lambda _event: (_("The event is published; volunteers can now sign up."), _here(event)),
+    )
+    return answer or _manage(event, publish=form)
+
+
+@bp.route("/organise/events/<int:event_id>/cancel", methods=["POST"])
+@role_required(Role.ORGANISER)
+def organise_cancel(event_id: int):
+    event = _event(event_id)
+    form = CancelForm(prefix="cancel")
+    answer = _attempt(
+        form,
+        lambda: event_service.cancel_event(
+            current_user, event, form.reason.data, now=utcnow(), ip=_ip()
+        ),
+        lambda told: (
+            _("The event has been cancelled. Volunteers told: %(n)d.", n=told),
+            _here(event),
+        ),
+    )
+    return answer or _manage(event, cancel=form)
+
+
+@bp.route("/organise/events/<int:event_id>/copy", methods=["POST"])
+@role_required(Role.ORGANISER)
+def organise_copy(event_id: int):
+    event = _event(event_id)
+    form = CopyForm(prefix="copy")
+    answer = _attempt(
+        form,
+        lambda: event_service.copy_event(current_user, event, form.offset_for(event), ip=_ip()),
+        lambda copy: (
+            _("This is the copy, a draft. Check it, then publish it."),
+            _here(copy),
+        ),
+    )
+    return answer or _manage(event, copy=form)
+
+
+@bp.route("/organise/events/<int:event_id>/repeat", methods=["POST"])
+@role_required(Role.ORGANISER)
+def organise_repeat(event_id: int):
+    event = _event(event_id)
+    form = RepeatForm(prefix="repeat")
+    answer = _attempt(
+        form,
+        lambda: event_service.repeat_event(
+            current_user, event, weekly=form.weekly.data or 0, dates=form.parsed_dates, ip=_ip()
+        ),
+        lambda made: (
+            _("Drafts made: %(n)d. They are listed under “Same series”.", n=len(made)),
+            _here(event),
+        ),
+    )
+    return answer or _manage(event, repeat=form)
+
+
+# ---------------------------------------------------------------- one shift
+
+
+@bp.route("/organise/shifts/<int:shift_id>/edit", methods=["GET", "POST"])
+@role_required(Role.ORGANISER)
+def organise_shift(shift_id: int):
+    shift = _shift(shift_id)
+    if request.method == "POST":
+        form = ShiftForm(current_user, keep_leads=[lead.user for lead in shift.leads])
+    else:
+        form = ShiftForm.for_shift(current_user, shift)
+    answer = _attempt(
+        form,
+        lambda: event_service.update_shift(
+            current_user, shift, form.shift_fields(), now=utcnow(), ip=_ip()
+        ),
+        lambda _shift: (_("The shift has been saved."), _here(shift.event)),
+    )
+    return answer or render_template("events/organise/shift.html", shift=shift, form=form)
+
+
+@bp.route("/organise/shifts/<int:shift_id>/cancel", methods=["POST"])
+@role_required(Role.ORGANISER)
+def organise_cancel_shift(shift_id: int):
+    shift = _shift(shift_id)
+    form = CancelShiftForm(prefix="cancel_shift")
+    if not form.validate_on_submit():
+        _flash_form(form)
+        return redirect(_here(shift.event))
+    try:
+        told = event_service.cancel_shift(
+            current_user, shift, form.reason.data, now=utcnow(), ip=_ip()
+        )
+    except ServiceError as error:
+        db.session.rollback()
+        for message in error.messages:
+            flash(message, "danger")
+    else:
+        db.session.commit()
+        flash(_("The shift has been cancelled. Volunteers told: %(n)d.", n=told), "success")
+    return redirect(_here(shift.event))
+
+
+# ---------------------------------------------------------------- the roster
+
+_ORDER = {
+    SignupStatus.CONFIRMED: 0,
+    SignupStatus.ATTENDED: 0,
+    SignupStatus.NO_SHOW: 0,
+    SignupStatus.WAITLISTED: 1,
+    SignupStatus.CANCELLED: 2,
+}
+
+
+def _roster(shift: Shift, add: AddVolunteerForm | None = None):
+    rows = db.session.scalars(
+        select(Signup)
+        .where(Signup.shift_id == shift.id)
+        .options(joinedload(Signup.user))
+        .order_by(Signup.queued_at, Signup.id)
+    ).all()
+    rows = sorted(rows, key=lambda s: _ORDER[s.status])
+    profiles = {
+        p.user_id: p
+        for p in db.session.scalars(
+            select(VolunteerProfile)
+            .where(VolunteerProfile.user_id.in_([s.user_id for s in rows]))
+            .options(joinedload(VolunteerProfile.community))
+        )
+    }
+    positions = {s.id: signups.waitlist_position(s) for s in rows}
+    return render_template(
+        "events/organise/roster.html",
+        shift=shift,
+        event=shift.event,
+        rows=rows,
+        profiles=profiles,
+        positions=positions,
+        form=add or AddVolunteerForm(prefix="add", formdata=None),
+        remove=RemoveForm(prefix="remove", formdata=None),
+        active=ACTIVE,
+        signup_labels=SIGNUP_LABELS,
+    )
+
+
+@bp.route("/organise/shifts/<int:shift_id>/roster")
+@role_required(Role.ORGANISER)
+def organise_roster(shift_id: int):
+    return _roster(_shift(shift_id))
+
+
+def _match_label(profile: VolunteerProfile) -> str:
+    community = profile.community.name if profile.community else "—"
+    return f"{profile.real_name or '—'} · {profile.user.masked_phone} · {community}"
+
+
+@bp.route("/organise/shifts/<int:shift_id>/roster/add", methods=["POST"])
+@role_required(Role.ORGANISER)
+def organise_roster_add(shift_id: int):
+    shift = _shift(shift_id)
+    form = AddVolunteerForm(prefix="add")
+    text = (form.q.data or "").strip()
+    matches = (
+        db.session.scalars(volunteers.search(current_user, text=text).limit(MAX_MATCHES + 1))
+        .unique()
+        .all()
+        if text
+        else []
+    )
+    form.user.choices = [SelectChoice(p.user_id, _match_label(p)) for p in matches]
+    if not form.validate_on_submit():
+        return _roster(shift, form)
+    chosen = form.user.data
+    exact = [p for p in matches if text in (p.user.phone, p.real_name)]
+    if chosen is None and len(matches) == 1 and exact:
+        chosen = matches[0].user_id  # the full number or name of exactly one volunteer
+    if not matches:
+        form.q.errors.append(_("No volunteer in your scope matches."))
+    elif chosen is None and len(matches) > MAX_MATCHES:
+        form.form_errors.append(_("Too many volunteers match; please type more of the name."))
+        form.user.choices = []
+    elif chosen is None:
+        form.form_errors.append(_("Please choose the volunteer."))
+    if chosen is None:
+        return _roster(shift, form)
+    profile = next(p for p in matches if p.user_id == chosen)
+    answer = _attempt(
+        form,
+        lambda: signups.organiser_add(
+            current_user, shift, profile.user, now=utcnow(), reason=form.reason.data, ip=_ip()
+        ),
+        lambda signup: (
+            _("%(name)s has been added beyond the capacity (marked).", name=profile.real_name)
+            if signup.over_capacity
+            else _("%(name)s has been added.", name=profile.real_name),
+            url_for("events.organise_roster", shift_id=shift.id),
+        ),
+    )
+    return answer or _roster(shift, form)
+
+
+@bp.route("/organise/signups/<int:signup_id>/remove", methods=["POST"])
+@role_required(Role.ORGANISER)
+def organise_roster_remove(signup_id: int):
+    signup = load_in_scope(Signup, signup_id, ORGANISER, org_of=lambda s: s.shift.event.host)
+    shift_id = signup.shift_id
+    form = RemoveForm(prefix="remove")
+    if not form.validate_on_submit():
+        _flash_form(form)
+        return redirect(url_for("events.organise_roster", shift_id=shift_id))
+    try:
+        promoted = signups.cancel(
+            signup,
+            actor=current_user,
+            now=utcnow(),
+            reason=form.reason.data,
+            as_organiser=True,
+            ip=_ip(),
+        )
+    except ServiceError as error:
+        db.session.rollback()
+        for message in error.messages:
+            flash(message, "danger")
+    else:
+        db.session.commit()
+        flash(_("The volunteer has been removed and told why."), "success")
+        if promoted:
+            flash(_("Moved up from the waitlist: %(n)d.", n=len(promoted)), "info")
+    return redirect(url_for("events.organise_roster", shift_id=shift_id))

@@ -1,0 +1,446 @@
+"""The hours ledger: records from confirmed shifts, manual and correction records,
+approvals, star levels, and the tally tables kept in step with every approval."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+from ..models import (
+    Attendance,
+    OrgUnit,
+    RecordKind,
+    RecordStatus,
+    Role,
+    ServiceRecord,
+    Shift,
+    TallyCell,
+    TallyPerson,
+    User,
+    VolunteerProfile,
+)
+from ..timeutil import to_local
+from . import ServiceError, audit
+from .checkin import credited_minutes, leads_shift
+from .scope import covers
+
+#: 星级志愿者: approved hours needed for each star (一星 … 五星).
+STAR_HOURS = (100, 300, 600, 1000, 1500)
+#: Unapproved records older than this many working days are overdue (办法 Art 11).
+OVERDUE_WORKING_DAYS = 10
+
+
+# ---------------------------------------------------------------- star levels
+
+
+@dataclass(frozen=True)
+class Stars:
+    level: int  # 0 … 5
+    hours: float
+    next_at: int | None  # hours for the next star
+    progress: float  # 0 … 1 towards the next star
+
+
+def stars_for(minutes: int) -> Stars:
+    hours = minutes / 60
+    level = sum(1 for threshold in STAR_HOURS if hours >= threshold)
+    if level == len(STAR_HOURS):
+        return Stars(level, hours, None, 1.0)
+    low = STAR_HOURS[level - 1] if level else 0
+    high = STAR_HOURS[level]
+    return Stars(level, hours, high, (hours - low) / (high - low))
+
+
+def approved_minutes(user_id: int) -> int:
+    return int(
+        db.session.scalar(
+            select(func.coalesce(func.sum(ServiceRecord.minutes), 0)).where(
+                ServiceRecord.user_id == user_id, ServiceRecord.status == RecordStatus.APPROVED
+            )
+        )
+    )
+
+
+# ---------------------------------------------------------------- working days
+
+
+def working_days_between(start: date, end: date) -> int:
+    """Monday-to-Friday days after `start` up to and including `end`."""
+    if end <= start:
+        return 0
+    days = (end - start).days
+    weeks, rest = divmod(days, 7)
+    count = weeks * 5
+    for i in range(1, rest + 1):
+        if (start + timedelta(days=weeks * 7 + i)).weekday() < 5:
+            count += 1
+    return count
+
+
+def is_overdue(record: ServiceRecord, today: date) -> bool:
+    return (
+        record.status is RecordStatus.PENDING
+        and working_days_between(record.service_date, today) > OVERDUE_WORKING_DAYS
+    )
+
+
+# ---------------------------------------------------------------- writing records
+
+
+def _snapshot(user_id: int) -> dict:
+    profile = db.session.get(VolunteerProfile, user_id)
+    if profile is None:
+        return {"community_id": None, "branch_id": None, "political_status": ""}
+    return {
+        "community_id": profile.community_id,
+        "branch_id": profile.branch_id,
+        "political_status": profile.political_status.value if profile.political_status else "",
+    }
+
+
+def confirm_shift(
+    actor: User, shift: Shift, *, now: datetime, grace_minutes: int = 0, ip: str | None = None
+) -> list[ServiceRecord]:
+    """The lead confirms the shift: one pending service record per volunteer who attended,
+    with the credited time. Confirming twice is refused (and could not duplicate: a
+    volunteer has one service record per shift)."""
+    if not leads_shift(actor, shift):
+        raise ServiceError(_l("You do not lead this shift."))
+    if shift.confirmed_at is not None:
+        raise ServiceError(_l("This shift has already been confirmed."))
+    if now < shift.ends_at:
+        raise ServiceError(_l("A shift can be confirmed after it has ended."))
+    open_rows = db.session.scalar(
+        select(func.count())
+        .select_from(Attendance)
+        .where(Attendance.shift_id == shift.id, Attendance.checked_out_at.is_(None))
+    )
+    if open_rows:
+        raise ServiceError(
+            _l("%(n)d volunteers have not checked out; correct their times first.", n=open_rows)
+        )
+    event = shift.event
+    lead_names = [lead.user.display_name for lead in shift.leads] or [actor.display_name]
+    records = []
+    for attendance in db.session.scalars(
+        select(Attendance).where(Attendance.shift_id == shift.id).order_by(Attendance.id)
+    ):
+        minutes = credited_minutes(
+            attendance.checked_in_at,
+            attendance.checked_out_at,
+            shift.starts_at,
+            shift.ends_at,
+            grace_minutes,
+        )
+        if minutes <= 0:
+            continue
+        record = ServiceRecord(
+            user_id=attendance.user_id,
+            kind=RecordKind.SERVICE,
+            shift_id=shift.id,
+            event_id=event.id,
+            activity=f"{event.title}（{shift.post}）"[:100],
+            service_date=to_local(shift.starts_at).date(),
+            place=event.address[:200],
+            content=(shift.duties or shift.post)[:300],
+            minutes=minutes,
+            organisation=event.host.name[:100],
+            lead_name="、".join(lead_names)[:50],
+            host_id=event.host_id,
+            category=event.category,
+            created_by_id=actor.id,
+            created_at=now,
+            **_snapshot(attendance.user_id),
+        )
+        db.session.add(record)
+        records.append(record)
+    shift.confirmed_at = now
+    shift.confirmed_by_id = actor.id
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError:
+        raise ServiceError(_l("This shift has already been confirmed.")) from None
+    audit.record("shift.confirm", actor=actor, ip=ip, obj=shift, records=len(records))
+    return records
+
+
+def add_manual(
+    actor: User,
+    user: User,
+    *,
+    host: OrgUnit,
+    activity: str,
+    service_date: date,
+    minutes: int,
+    place: str,
+    content: str,
+    category: str,
+    reason: str,
+    today: date,
+    ip: str | None = None,
+) -> ServiceRecord:
+    """Service done off the platform, entered by an organiser of the host with a reason."""
+    if not covers(actor, host, [Role.ORGANISER]):
+        raise ServiceError(_l("You may not record hours for this unit."))
+    problems = []
+    if not activity.strip():
+        problems.append(str(_l("Please name the activity.")))
+    if not 1 <= minutes <= 24 * 60:
+        problems.append(str(_l("Service time must be between 1 minute and 24 hours.")))
+    if service_date > today:
+        problems.append(str(_l("The date cannot be in the future.")))
+    if not reason.strip():
+        problems.append(str(_l("Please give the reason for a manual record.")))
+    if problems:
+        raise ServiceError(problems)
+    record = ServiceRecord(
+        user_id=user.id,
+        kind=RecordKind.MANUAL,
+        activity=activity.strip()[:100],
+        service_date=service_date,
+        place=place[:200],
+        content=content[:300],
+        minutes=minutes,
+        organisation=host.name[:100],
+        lead_name=actor.display_name[:50],
+        host_id=host.id,
+        category=category,
+        reason=reason[:300],
+        created_by_id=actor.id,
+        **_snapshot(user.id),
+    )
+    db.session.add(record)
+    db.session.flush()
+    audit.record("hours.manual", actor=actor, ip=ip, obj=record, minutes=minutes, user=user.id)
+    return record
+
+
+def add_correction(
+    actor: User, original: ServiceRecord, delta_minutes: int, reason: str, *, ip: str | None = None
+) -> ServiceRecord:
+    """A new row that adds (or removes) minutes to an approved record, with the reason; the
+    original stays as it was. Its attribution is the original's."""
+    host = db.session.get(OrgUnit, original.host_id) if original.host_id else None
+    if host is None or not covers(actor, host, [Role.ORGANISER]):
+        raise ServiceError(_l("You may not correct this record."))
+    if original.status is not RecordStatus.APPROVED:
+        raise ServiceError(_l("Only an approved record can be corrected; decide it first."))
+    if delta_minutes == 0 or not reason.strip():
+        raise ServiceError(_l("A correction needs a change in minutes and a reason."))
+    if approved_minutes_of(original) + delta_minutes < 0:
+        raise ServiceError(_l("A correction cannot make the record's time negative."))
+    record = ServiceRecord(
+        user_id=original.user_id,
+        kind=RecordKind.CORRECTION,
+        shift_id=original.shift_id,
+        event_id=original.event_id,
+        corrects_id=original.id,
+        activity=original.activity,
+        service_date=original.service_date,
+        place=original.place,
+        content=original.content,
+        minutes=delta_minutes,
+        organisation=original.organisation,
+        lead_name=original.lead_name,
+        community_id=original.community_id,
+        branch_id=original.branch_id,
+        host_id=original.host_id,
+        category=original.category,
+        political_status=original.political_status,
+        reason=reason[:300],
+        created_by_id=actor.id,
+    )
+    db.session.add(record)
+    db.session.flush()
+    audit.record(
+        "hours.correct",
+        actor=actor,
+        ip=ip,
+        obj=record,
+        corrects=original.id,
+        minutes=delta_minutes,
+        reason=reason,
+    )
+    return record
+
+
+def approved_minutes_of(record: ServiceRecord) -> int:
+    """The record's minutes with its approved corrections."""
+    extra = db.session.scalar(
+        select(func.coalesce(func.sum(ServiceRecord.minutes), 0)).where(
+            ServiceRecord.corrects_id == record.id, ServiceRecord.status == RecordStatus.APPROVED
+        )
+    )
+    return record.minutes + int(extra)
+
+
+def can_decide(actor: User, record: ServiceRecord) -> bool:
+    """Leads of the record's shift and organisers of its host approve it."""
+    if record.shift_id is not None:
+        shift = db.session.get(Shift, record.shift_id)
+        if shift is not None and leads_shift(actor, shift):
+            return True
+    host = db.session.get(OrgUnit, record.host_id) if record.host_id else None
+    return host is not None and covers(actor, host, [Role.ORGANISER])
+
+
+def decide(
+    actor: User,
+    records: Iterable[ServiceRecord],
+    approve: bool,
+    *,
+    now: datetime,
+    ip: str | None = None,
+) -> int:
+    """Approve or reject pending records (all at once or one by one); approved ones enter
+    the tallies in the same transaction. Returns how many were decided."""
+    count = 0
+    for record in records:
+        if not can_decide(actor, record):
+            raise ServiceError(_l("You may not approve these records."))
+        if record.status is not RecordStatus.PENDING:
+            continue
+        record.status = RecordStatus.APPROVED if approve else RecordStatus.REJECTED
+        record.decided_by_id = actor.id
+        record.decided_at = now
+        if approve:
+            apply_to_tallies(record)
+        count += 1
+    db.session.flush()
+    if count:
+        audit.record(
+            "hours.approve" if approve else "hours.reject", actor=actor, ip=ip, count=count
+        )
+    return count
+
+
+# ---------------------------------------------------------------- tallies
+
+
+def _paths(record: ServiceRecord) -> dict[str, list[int]]:
+    ids = [i for i in (record.community_id, record.branch_id, record.host_id) if i]
+    nodes = {n.id: n for n in db.session.scalars(select(OrgUnit).where(OrgUnit.id.in_(ids)))}
+    paths = {}
+    for dim, node_id in (
+        ("area", record.community_id),
+        ("party", record.branch_id),
+        ("host", record.host_id),
+    ):
+        node = nodes.get(node_id) if node_id else None
+        if node is not None:
+            paths[dim] = node.ancestor_ids
+    return paths
+
+
+def _upsert_sql(table: str, keys: list[str], adds: list[str]) -> str:
+    """An INSERT … ON CONFLICT upsert (SQLite and PostgreSQL), built from constants only."""
+    columns = keys + adds
+    updates = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in adds)
+    action = f"DO UPDATE SET {updates}" if adds else "DO NOTHING"
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES "  # noqa: S608 - constant names
+        f"({', '.join(':' + c for c in columns)}) ON CONFLICT ({', '.join(keys)}) {action}"
+    )
+
+
+_CELL_SQL = _upsert_sql(
+    "tally_cells", ["dim", "node_id", "month", "category", "political"], ["minutes", "sessions"]
+)
+_PERSON_INSERT = (
+    "INSERT INTO tally_people (dim, node_id, month, user_id, political) "
+    "VALUES (:dim, :node_id, :month, :user_id, :political) "
+    "ON CONFLICT (dim, node_id, month, user_id) DO NOTHING"
+)
+
+
+def apply_to_tallies(record: ServiceRecord) -> None:
+    """Add an approved record to every tally cell on its paths (one statement per cell,
+    an upsert on both databases)."""
+    month = record.service_date.year * 100 + record.service_date.month
+    sessions = 1 if record.kind is not RecordKind.CORRECTION else 0
+    cells, people = [], []
+    for dim, node_ids in _paths(record).items():
+        for node_id in node_ids:
+            cells.append(
+                {
+                    "dim": dim,
+                    "node_id": node_id,
+                    "month": month,
+                    "category": record.category,
+                    "political": record.political_status,
+                    "minutes": record.minutes,
+                    "sessions": sessions,
+                }
+            )
+            if dim != "host" and record.minutes > 0:
+                people.append(
+                    {
+                        "dim": dim,
+                        "node_id": node_id,
+                        "month": month,
+                        "user_id": record.user_id,
+                        "political": record.political_status,
+                    }
+                )
+    if cells:
+        db.session.execute(text(_CELL_SQL), cells)
+    if people:
+        db.session.execute(text(_PERSON_INSERT), people)
+
+
+def rebuild_tallies() -> None:
+    """Recompute every tally table from the ledger (bulk seed, repair)."""
+    db.session.execute(text("DELETE FROM tally_cells"))
+    db.session.execute(text("DELETE FROM tally_people"))
+    records = db.session.scalars(
+        select(ServiceRecord)
+        .where(ServiceRecord.status == RecordStatus.APPROVED)
+        .execution_options(yield_per=2000)
+    )
+    for record in records:
+        apply_to_tallies(record)
+    db.session.flush()
+
+
+def verify_tallies() -> list[str]:
+    """Differences between the tally tables and a brute-force sum over the ledger."""
+    expected: dict[tuple, list[int]] = {}
+    people: set[tuple] = set()
+    for record in db.session.scalars(
+        select(ServiceRecord)
+        .where(ServiceRecord.status == RecordStatus.APPROVED)
+        .execution_options(yield_per=2000)
+    ):
+        month = record.service_date.year * 100 + record.service_date.month
+        for dim, node_ids in _paths(record).items():
+            for node_id in node_ids:
+                key = (dim, node_id, month, record.category, record.political_status)
+                cell = expected.setdefault(key, [0, 0])
+                cell[0] += record.minutes
+                cell[1] += 1 if record.kind is not RecordKind.CORRECTION else 0
+                if dim != "host" and record.minutes > 0:
+                    people.add((dim, node_id, month, record.user_id))
+    actual = {
+        (c.dim, c.node_id, c.month, c.category, c.political): [c.minutes, c.sessions]
+        for c in db.session.scalars(select(TallyCell))
+    }
+    problems = [
+        f"cell {key}: ledger {expected.get(key)} tally {actual.get(key)}"
+        for key in set(expected) | set(actual)
+        if expected.get(key, [0, 0]) != actual.get(key, [0, 0])
+    ]
+    stored_people = {
+        (p.dim, p.node_id, p.month, p.user_id) for p in db.session.scalars(select(TallyPerson))
+    }
+    if stored_people != people:
+        problems.append(
+            f"people: {len(people - stored_people)} missing, {len(stored_people - people)} extra"
+        )
+    return sorted(problems)
