@@ -74,6 +74,8 @@ class ServiceRecord(db.Model):
     community_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
     branch_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
     host_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
+    #: Where the service was done (the event's town or community), for 双报到 reports.
+    service_area_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
     category: Mapped[str] = mapped_column(String(30), default="other")
     political_status: Mapped[str] = mapped_column(String(2), default="")
     reason: Mapped[str | None] = mapped_column(String(300))
@@ -186,3 +188,5 @@ class TallyPerson(db.Model):
     month: Mapped[int] = mapped_column()
     user_id: Mapped[int] = mapped_column()
     political: Mapped[str] = mapped_column(String(2), default="")
+    #: The volunteer's approved minutes in that month at that node (leaderboards).
+    minutes: Mapped[int] = mapped_column(default=0)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -339,24 +339,23 @@ def _paths(record: ServiceRecord) -> dict[str, list[int]]:
     return paths
 
 
-def _upsert_sql(table: str, keys: list[str], adds: list[str]) -> str:
-    """An INSERT … ON CONFLICT upsert (SQLite and PostgreSQL), built from constants only."""
-    columns = keys + adds
+def _upsert_sql(table: str, keys: list[str], adds: list[str], extra: tuple = ()) -> str:
+    """An INSERT … ON CONFLICT upsert (SQLite and PostgreSQL) adding `adds` to an existing
+    row; `extra` columns are only written on insert. Built from constants only."""
+    columns = [*keys, *adds, *extra]
     updates = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in adds)
-    action = f"DO UPDATE SET {updates}" if adds else "DO NOTHING"
     return (
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES "  # noqa: S608 - constant names
-        f"({', '.join(':' + c for c in columns)}) ON CONFLICT ({', '.join(keys)}) {action}"
+        f"({', '.join(':' + c for c in columns)}) "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
     )
 
 
 _CELL_SQL = _upsert_sql(
     "tally_cells", ["dim", "node_id", "month", "category", "political"], ["minutes", "sessions"]
 )
-_PERSON_INSERT = (
-    "INSERT INTO tally_people (dim, node_id, month, user_id, political) "
-    "VALUES (:dim, :node_id, :month, :user_id, :political) "
-    "ON CONFLICT (dim, node_id, month, user_id) DO NOTHING"
+_PERSON_SQL = _upsert_sql(
+    "tally_people", ["dim", "node_id", "month", "user_id"], ["minutes"], ("political",)
 )
 
 
@@ -379,7 +378,7 @@ def apply_to_tallies(record: ServiceRecord) -> None:
                     "sessions": sessions,
                 }
             )
-            if dim != "host" and record.minutes > 0:
+            if dim != "host":
                 people.append(
                     {
                         "dim": dim,
@@ -387,18 +386,26 @@ def apply_to_tallies(record: ServiceRecord) -> None:
                         "month": month,
                         "user_id": record.user_id,
                         "political": record.political_status,
+                        "minutes": record.minutes,
                     }
                 )
     if cells:
         db.session.execute(text(_CELL_SQL), cells)
     if people:
-        db.session.execute(text(_PERSON_INSERT), people)
+        db.session.execute(text(_PERSON_SQL), people)
+    db.session.execute(
+        update(VolunteerProfile)
+        .where(VolunteerProfile.user_id == record.user_id)
+        .values(approved_minutes=VolunteerProfile.approved_minutes + record.minutes)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def rebuild_tallies() -> None:
     """Recompute every tally table from the ledger (bulk seed, repair)."""
     db.session.execute(text("DELETE FROM tally_cells"))
     db.session.execute(text("DELETE FROM tally_people"))
+    db.session.execute(update(VolunteerProfile).values(approved_minutes=0))
     records = db.session.scalars(
         select(ServiceRecord)
         .where(ServiceRecord.status == RecordStatus.APPROVED)
@@ -412,7 +419,7 @@ def rebuild_tallies() -> None:
 def verify_tallies() -> list[str]:
     """Differences between the tally tables and a brute-force sum over the ledger."""
     expected: dict[tuple, list[int]] = {}
-    people: set[tuple] = set()
+    people: dict[tuple, int] = {}
     for record in db.session.scalars(
         select(ServiceRecord)
         .where(ServiceRecord.status == RecordStatus.APPROVED)
@@ -425,8 +432,9 @@ def verify_tallies() -> list[str]:
                 cell = expected.setdefault(key, [0, 0])
                 cell[0] += record.minutes
                 cell[1] += 1 if record.kind is not RecordKind.CORRECTION else 0
-                if dim != "host" and record.minutes > 0:
-                    people.add((dim, node_id, month, record.user_id))
+                if dim != "host":
+                    key4 = (dim, node_id, month, record.user_id)
+                    people[key4] = people.get(key4, 0) + record.minutes
     actual = {
         (c.dim, c.node_id, c.month, c.category, c.political): [c.minutes, c.sessions]
         for c in db.session.scalars(select(TallyCell))
@@ -437,10 +445,10 @@ def verify_tallies() -> list[str]:
         if expected.get(key, [0, 0]) != actual.get(key, [0, 0])
     ]
     stored_people = {
-        (p.dim, p.node_id, p.month, p.user_id) for p in db.session.scalars(select(TallyPerson))
+        (p.dim, p.node_id, p.month, p.user_id): p.minutes
+        for p in db.session.scalars(select(TallyPerson))
     }
     if stored_people != people:
-        problems.append(
-            f"people: {len(people - stored_people)} missing, {len(stored_people - people)} extra"
-        )
+        differing = set(stored_people.items()) ^ set(people.items())
+        problems.append(f"people: {len(differing)} rows differ from the ledger")
     return sorted(problems)
