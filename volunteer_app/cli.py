@@ -66,6 +66,35 @@ def create_admin_command(phone: str, password: str) -> None:
     click.echo(f"Admin {user.masked_phone} on {root.name}.")
 
 
+tallies_cli = AppGroup("tallies", help="Check or rebuild the tally tables.")
+
+
+@tallies_cli.command("verify")
+def tallies_verify_command() -> None:
+    """Compare the tally tables with a sum over the ledger; exit 1 on any difference."""
+    from .services.hours import verify_tallies
+
+    problems = verify_tallies()
+    for problem in problems[:50]:
+        click.echo(problem)
+    if problems:
+        raise click.ClickException(f"{len(problems)} differences between tallies and ledger")
+    click.echo("Tallies match the ledger.")
+
+
+@tallies_cli.command("rebuild")
+def tallies_rebuild_command() -> None:
+    """Recompute the tally tables from the approved ledger rows."""
+    from .services.database import begin_write
+    from .services.hours import rebuild_tallies
+
+    begin_write()
+    rebuild_tallies()
+    db.session.commit()
+    click.echo("Tallies rebuilt from the ledger.")
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(seed_cli)
+    app.cli.add_command(tallies_cli)
     app.cli.add_command(create_admin_command)
