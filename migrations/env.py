@@ -90,16 +90,33 @@ def run_migrations_online():
         conf_args["process_revision_directives"] = process_revision_directives
 
     connectable = get_engine()
+    if connectable.dialect.name == "sqlite":
+        # Batch migrations copy and drop referenced tables: check foreign keys afterwards.
+        from volunteer_app.services.database import SQLITE_FOREIGN_KEYS
 
-    with connectable.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=get_metadata(),
-            **conf_args
-        )
+        SQLITE_FOREIGN_KEYS["on"] = False
+        connectable.dispose()
 
-        with context.begin_transaction():
-            context.run_migrations()
+    try:
+        with connectable.connect() as connection:
+            context.configure(
+                connection=connection,
+                target_metadata=get_metadata(),
+                **conf_args
+            )
+
+            with context.begin_transaction():
+                context.run_migrations()
+            if connection.dialect.name == "sqlite":
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"foreign key violations after migration: {broken[:5]}")
+    finally:
+        if connectable.dialect.name == "sqlite":
+            from volunteer_app.services.database import SQLITE_FOREIGN_KEYS
+
+            SQLITE_FOREIGN_KEYS["on"] = True
+            connectable.dispose()
 
 
 if context.is_offline_mode():

@@ -130,7 +130,7 @@ def upgrade():
         batch_op.create_foreign_key(batch_op.f('fk_shifts_confirmed_by_id_users'), 'users', ['confirmed_by_id'], ['id'], ondelete='SET NULL')
 
     with op.batch_alter_table('volunteer_profiles', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('approved_minutes', sa.Integer(), nullable=False))
+        batch_op.add_column(sa.Column('approved_minutes', sa.Integer(), nullable=False, server_default='0'))
 
     # ### end Alembic commands ###
 

@@ -21,6 +21,7 @@ from .hours import (
     TallyPerson,
     TrainingRecord,
 )
+from .jobs import JobRun, SchedulerLock
 from .notify import Channel, CodePurpose, Notification, SmsCode
 from .orgs import CHILD_LEVELS, LEVEL_KIND, OrgKind, OrgLevel, OrgUnit
 from .people import STAFF_ROLES, LoginThrottle, Role, RoleGrant, User
@@ -49,6 +50,7 @@ __all__ = [
     "EventStatus",
     "Gender",
     "IdType",
+    "JobRun",
     "LoginThrottle",
     "MembershipStatus",
     "Notification",
@@ -62,6 +64,7 @@ __all__ = [
     "RoleGrant",
     "ScanLog",
     "ScanMethod",
+    "SchedulerLock",
     "ServiceRecord",
     "Shift",
     "ShiftLead",

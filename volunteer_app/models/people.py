@@ -51,6 +51,13 @@ class User(UserMixin, db.Model):
     #: Set when the volunteer deleted the account: personal fields are erased, the
     #: service records stay (anonymised) so tallies do not change.
     deleted_at: Mapped[datetime | None]
+    #: Notification preferences: in-app always; SMS and e-mail by choice.
+    email: Mapped[str | None] = mapped_column(String(120))
+    notify_sms: Mapped[bool] = mapped_column(default=True)
+    notify_email: Mapped[bool] = mapped_column(default=False)
+    #: No SMS between these local hours (unless the shift starts within two hours).
+    quiet_start: Mapped[int] = mapped_column(default=22)
+    quiet_end: Mapped[int] = mapped_column(default=7)
     #: Secret for the personal calendar feed (webcal); replaced to revoke old links.
     calendar_token: Mapped[str | None] = mapped_column(String(43), unique=True)
 

@@ -11,6 +11,11 @@ from sqlalchemy.orm import Session
 from ..extensions import db
 
 
+#: Off only while migrations run: SQLite's batch mode copies and drops tables that other
+#: tables reference, which enforced foreign keys would refuse.
+SQLITE_FOREIGN_KEYS = {"on": True}
+
+
 def is_sqlite(session: Session | None = None) -> bool:
     """True when the session's database is SQLite."""
     bind = (session or db.session).get_bind()
@@ -52,7 +57,7 @@ def _configure_sqlite(engine: Engine, busy_timeout: int) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute(f"PRAGMA foreign_keys = {'ON' if SQLITE_FOREIGN_KEYS['on'] else 'OFF'}")
         if not in_memory:
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
