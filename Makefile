@@ -30,8 +30,10 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 run: $(VENV)/.runtime
 	$(FLASK) db upgrade
 	$(FLASK) seed demo --if-empty
-	@echo "Serving on http://$(HOST):$(PORT)  (Ctrl+C to stop)"
-	$(FLASK) run --host $(HOST) --port $(PORT)
+	@echo "Serving on http://$(HOST):$(PORT) with the job scheduler beside it (Ctrl+C stops both)"
+	@$(FLASK) scheduler run > instance/scheduler.log 2>&1 & scheduler=$$!; \
+	  trap 'kill $$scheduler 2>/dev/null' EXIT INT TERM; \
+	  PUBLIC_BASE_URL=http://$(HOST):$(PORT) $(FLASK) run --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.dev
 	$(BIN)/ruff check .

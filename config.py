@@ -84,9 +84,35 @@ class Config:
     #: Early arrival / late stay credited up to this many minutes beyond the shift.
     CREDIT_GRACE_MINUTES = _int("CREDIT_GRACE_MINUTES", 0)
 
+    #: The site's address as users reach it, for links in SMS and e-mail.
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
+    #: Audit rows older than this are purged (never under 180 days: 网络安全法 Art 21).
+    AUDIT_RETENTION_DAYS = _int("AUDIT_RETENTION_DAYS", 365)
+
     #: Strict-Transport-Security is sent only where TLS is known to front the app.
     HSTS = _bool("HSTS", False)
     DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "Volunteer2026")
+
+    #: Notification channels
+    #: (volunteer_app/services/channels.py)
+    #: E-mail over SMTP; without MAIL_SERVER e-mail is off and such rows fail visibly.
+    MAIL_SERVER = os.environ.get("MAIL_SERVER") or None
+    MAIL_PORT = _int("MAIL_PORT", 25)
+    MAIL_USE_TLS = _bool("MAIL_USE_TLS", False)  # STARTTLS on a plain connection
+    MAIL_USE_SSL = _bool("MAIL_USE_SSL", False)  # TLS from the start (port 465)
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME") or None
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
+    MAIL_FROM = os.environ.get("MAIL_FROM", "志愿先行 <noreply@localhost>")
+    MAIL_TIMEOUT = _int("MAIL_TIMEOUT", 10)
+    #: SMS: "log" writes the text to the log (and /dev/messages); "http" POSTs JSON to
+    #: SMS_GATEWAY_URL with "Authorization: Bearer SMS_API_KEY".
+    SMS_BACKEND = os.environ.get("SMS_BACKEND", "log")
+    SMS_GATEWAY_URL = os.environ.get("SMS_GATEWAY_URL") or None
+    SMS_API_KEY = os.environ.get("SMS_API_KEY") or None
+    SMS_SIGN = os.environ.get("SMS_SIGN", "志愿先行")
+    #: A JSON object, template name -> the provider's template id (read when sending).
+    SMS_TEMPLATE_IDS = os.environ.get("SMS_TEMPLATE_IDS") or None
+    SMS_TIMEOUT = _int("SMS_TIMEOUT", 10)
 
 
 class DevelopmentConfig(Config):

@@ -136,7 +136,10 @@ def register_blueprints(app: Flask) -> None:
     from .auth import bp as auth_bp
     from .checkin import bp as checkin_bp
     from .events import bp as events_bp
+    from .hours import bp as hours_bp
     from .main import bp as main_bp
+    from .notifications import bp as notifications_bp
+    from .tallies import bp as tallies_bp
     from .volunteers import bp as volunteers_bp
 
     app.register_blueprint(main_bp)
@@ -145,7 +148,10 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(volunteers_bp)
     app.register_blueprint(events_bp)
     app.register_blueprint(checkin_bp)
+    app.register_blueprint(hours_bp)
+    app.register_blueprint(notifications_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
+    app.register_blueprint(tallies_bp, url_prefix="/tallies")
     if app.config.get("DEV_TOOLS"):
         from .dev import bp as dev_bp
 

@@ -94,7 +94,56 @@ def tallies_rebuild_command() -> None:
     click.echo("Tallies rebuilt from the ledger.")
 
 
+scheduler_cli = AppGroup("scheduler", help="The background job scheduler.")
+
+
+@scheduler_cli.command("run")
+@click.option("--max-seconds", type=float, default=None, help="Stop after this long (tests).")
+@click.option("--scale", type=float, default=1.0, help="Multiply job intervals (tests).")
+def scheduler_run_command(max_seconds: float | None, scale: float) -> None:
+    """Run the jobs (one scheduler at a time; a second one stands by)."""
+    import logging
+
+    from .scheduler import run
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    run(current_app._get_current_object(), max_seconds=max_seconds, scale=scale)
+
+
+@scheduler_cli.command("status")
+def scheduler_status_command() -> None:
+    """List the jobs, their next run and their last result."""
+    from .scheduler import status
+
+    for row in status(current_app._get_current_object()):
+        if row["job"] == "(lock)":
+            click.echo(f"lock held by {row['holder']} (heartbeat {row['heartbeat']})")
+            continue
+        outcome = {None: "never run", True: "ok", False: "FAILED"}[row["last_ok"]]
+        click.echo(
+            f"{row['job']:<18} every {row['every_seconds']:>6}s  next {row['next_run']}  "
+            f"last {row['last_run']} {outcome} {row['last_result']}"
+        )
+
+
+@scheduler_cli.command("run-job")
+@click.argument("name")
+def scheduler_run_job_command(name: str) -> None:
+    """Run one job now, in this process (operations, debugging)."""
+    from .jobs import JOBS
+    from .services.database import begin_write
+    from .timeutil import utcnow
+
+    if name not in JOBS:
+        raise click.ClickException(f"unknown job {name}; one of {', '.join(JOBS)}")
+    begin_write()
+    result = JOBS[name](utcnow())
+    db.session.commit()
+    click.echo(f"{name}: {result}")
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(seed_cli)
     app.cli.add_command(tallies_cli)
+    app.cli.add_command(scheduler_cli)
     app.cli.add_command(create_admin_command)

@@ -11,6 +11,7 @@ from flask_login import current_user
 
 from .i18n import large_text_enabled
 from .models import Role
+from .notifications.views import unread_count
 
 
 @dataclass(frozen=True)
@@ -87,4 +88,5 @@ def register(app: Flask) -> None:
             "html_lang": "zh-CN" if locale.startswith("zh") else locale,
             "large_text": large_text_enabled(),
             "current_endpoint": request.endpoint,
+            "unread_notifications": unread_count(),
         }

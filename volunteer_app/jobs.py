@@ -1,0 +1,279 @@
+"""Scheduled jobs. Each takes the current time and is idempotent: running it twice (or
+two schedulers by mistake) changes nothing more than running it once."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import delete, select, update
+
+from .extensions import db
+from .models import (
+    Attendance,
+    AuditLog,
+    Channel,
+    Notification,
+    Shift,
+    Signup,
+    SignupStatus,
+)
+from .services import checkin, notify
+from .timeutil import to_local
+
+#: Job name -> seconds between runs (the scheduler's intervals; tests call the functions).
+INTERVALS = {
+    "send_reminders": 60,
+    "deliver_outbox": 30,
+    "close_attendance": 300,
+    "mark_no_shows": 600,
+    "expire_waitlists": 300,
+    "purge_audit": 24 * 3600,
+    "backup_sqlite": 24 * 3600,
+}
+MAX_ATTEMPTS = 8
+
+
+# ---------------------------------------------------------------- reminder texts
+
+
+def _fmt(moment: datetime) -> str:
+    return to_local(moment).strftime("%m-%d %H:%M")
+
+
+def _reminder_day(p: dict) -> str:
+    return _(
+        "Reminder: tomorrow %(time)s you serve at %(event)s (%(post)s), %(place)s. "
+        "Can't come? Cancel in “My shifts”: %(url)s",
+        time=p["time"],
+        event=p["event"],
+        post=p["post"],
+        place=p["place"],
+        url=p["url"],
+    )
+
+
+def _reminder_soon(p: dict) -> str:
+    return _(
+        "Your shift %(post)s of %(event)s starts at %(time)s at %(place)s. Open “My QR code” "
+        "when you arrive.",
+        time=p["time"],
+        event=p["event"],
+        post=p["post"],
+        place=p["place"],
+    )
+
+
+def _thanks(p: dict) -> str:
+    return _(
+        "Thank you for serving at %(event)s! Credited time: %(minutes)d minutes, once the "
+        "lead confirms. A problem? Tell us: %(url)s",
+        event=p["event"],
+        minutes=p["minutes"],
+        url=p["url"],
+    )
+
+
+notify.TEMPLATES.update(
+    {"reminder_day": _reminder_day, "reminder_soon": _reminder_soon, "thanks": _thanks}
+)
+
+
+def _send(
+    template: str, signup: Signup, payload: dict, key: str, now: datetime, urgent: bool = False
+) -> int:
+    fan_out = getattr(notify, "fan_out", None)
+    if fan_out is not None:
+        return len(fan_out(template, signup.user, payload, dedupe_key=key, now=now, urgent=urgent))
+    exists = db.session.scalar(select(Notification.id).where(Notification.dedupe_key == key))
+    if exists:
+        return 0
+    notify.enqueue(
+        template, channel=Channel.IN_APP, user=signup.user, payload=payload, dedupe_key=key
+    )
+    return 1
+
+
+def send_reminders(now: datetime, *, base_url: str = "") -> int:
+    """The day before (20–28 hours ahead), two hours before, and after the shift."""
+    sent = 0
+    upcoming = db.session.execute(
+        select(Signup, Shift)
+        .join(Shift, Shift.id == Signup.shift_id)
+        .where(
+            Signup.status == SignupStatus.CONFIRMED,
+            Shift.cancelled.is_(False),
+            Shift.starts_at > now,
+            Shift.starts_at <= now + timedelta(hours=28),
+        )
+    ).all()
+    for signup, shift in upcoming:
+        payload = {
+            "event": shift.event.title,
+            "post": shift.post,
+            "time": _fmt(shift.starts_at),
+            "place": shift.event.address,
+            "url": f"{base_url}/my/shifts",
+        }
+        if shift.starts_at <= now + timedelta(hours=2):
+            sent += _send(
+                "reminder_soon", signup, payload, f"reminder-soon:{signup.id}", now, urgent=True
+            )
+        elif shift.starts_at > now + timedelta(hours=20):
+            sent += _send("reminder_day", signup, payload, f"reminder-day:{signup.id}", now)
+    finished = db.session.execute(
+        select(Signup, Shift, Attendance)
+        .join(Shift, Shift.id == Signup.shift_id)
+        .join(Attendance, Attendance.signup_id == Signup.id)
+        .where(
+            Signup.status == SignupStatus.ATTENDED,
+            Shift.ends_at <= now,
+            Shift.ends_at > now - timedelta(hours=24),
+            Attendance.checked_out_at.is_not(None),
+        )
+    ).all()
+    grace = current_app.config.get("CREDIT_GRACE_MINUTES", 0)
+    for signup, shift, attendance in finished:
+        minutes = checkin.credited_minutes(
+            attendance.checked_in_at,
+            attendance.checked_out_at,
+            shift.starts_at,
+            shift.ends_at,
+            grace,
+        )
+        payload = {"event": shift.event.title, "minutes": minutes, "url": f"{base_url}/my/hours"}
+        sent += _send("thanks", signup, payload, f"thanks:{signup.id}", now)
+    return sent
+
+
+# ---------------------------------------------------------------- sites and sign-ups
+
+
+def close_attendance(now: datetime) -> int:
+    """Close attendances nobody closed, at the shift end, flagged for the lead."""
+    return checkin.close_unclosed(now)
+
+
+def mark_no_shows(now: datetime) -> int:
+    """Sign-ups never checked in become no-shows once check-in has closed."""
+    count = 0
+    for shift in db.session.scalars(
+        select(Shift).where(
+            Shift.cancelled.is_(False),
+            Shift.ends_at < now,
+            Shift.ends_at > now - timedelta(days=7),
+        )
+    ):
+        if checkin.window(shift)[1] < now:
+            count += checkin.mark_no_shows(shift, now=now)
+    return count
+
+
+def expire_waitlists(now: datetime) -> int:
+    """When a shift starts, whoever is still waiting is told the shift is full after all."""
+    count = 0
+    for shift in db.session.scalars(
+        select(Shift).where(Shift.starts_at <= now, Shift.waitlisted > 0)
+    ):
+        rows = db.session.scalars(
+            select(Signup).where(
+                Signup.shift_id == shift.id, Signup.status == SignupStatus.WAITLISTED
+            )
+        ).all()
+        for signup in rows:
+            signup.status = SignupStatus.CANCELLED
+            signup.cancelled_at = now
+            signup.cancel_reason = "waitlist expired"
+        db.session.execute(
+            update(Shift)
+            .where(Shift.id == shift.id)
+            .values(waitlisted=Shift.waitlisted - len(rows))
+            .execution_options(synchronize_session=False)
+        )
+        count += len(rows)
+    db.session.flush()
+    return count
+
+
+# ---------------------------------------------------------------- outbox and housekeeping
+
+
+def backoff(attempts: int, now: datetime) -> datetime:
+    return now + timedelta(minutes=min(2 ** max(attempts, 0), 360))
+
+
+def deliver_outbox(now: datetime, *, batch: int = 200) -> int:
+    """Send what is due; a failure is retried later with growing back-off, up to 8 tries."""
+    next_attempt = _channels_next_attempt()
+    ids = list(
+        db.session.scalars(
+            select(Notification.id)
+            .where(
+                Notification.sent_at.is_(None),
+                Notification.not_before <= now,
+                Notification.attempts < MAX_ATTEMPTS,
+            )
+            .order_by(Notification.not_before, Notification.id)
+            .limit(batch)
+        )
+    )
+    sent = notify.deliver(ids, now=now)
+    for row in db.session.scalars(
+        select(Notification).where(Notification.id.in_(ids), Notification.sent_at.is_(None))
+    ):
+        row.not_before = (next_attempt or backoff)(row.attempts, now)
+    db.session.flush()
+    return sent
+
+
+def _channels_next_attempt():
+    """The channels module's back-off when it is there (it owns delivery policy)."""
+    try:
+        from .services import channels
+    except ImportError:
+        return None
+    return getattr(channels, "next_attempt", None)
+
+
+def purge_audit(now: datetime) -> int:
+    """Delete audit rows older than the retention, which is never under 180 days."""
+    days = max(int(current_app.config.get("AUDIT_RETENTION_DAYS", 365)), 180)
+    result = db.session.execute(delete(AuditLog).where(AuditLog.at < now - timedelta(days=days)))
+    return result.rowcount or 0
+
+
+def backup_sqlite(now: datetime) -> int:
+    """A nightly copy of the SQLite database into instance/backups (kept 14 days)."""
+    engine = db.engine
+    if engine.dialect.name != "sqlite" or not engine.url.database:
+        return 0
+    folder = Path(current_app.instance_path) / "backups"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"volunteer-{to_local(now):%Y%m%d}.db"
+    if target.exists():
+        return 0
+    source = sqlite3.connect(engine.url.database)
+    copy = sqlite3.connect(str(target) + ".part")
+    try:
+        source.backup(copy)
+    finally:
+        copy.close()
+        source.close()
+    Path(str(target) + ".part").rename(target)
+    for old in sorted(folder.glob("volunteer-*.db"))[:-14]:
+        old.unlink()
+    return 1
+
+
+JOBS = {
+    "send_reminders": send_reminders,
+    "deliver_outbox": deliver_outbox,
+    "close_attendance": close_attendance,
+    "mark_no_shows": mark_no_shows,
+    "expire_waitlists": expire_waitlists,
+    "purge_audit": purge_audit,
+    "backup_sqlite": backup_sqlite,
+}
