@@ -13,7 +13,13 @@ def test_migrations_reach_head_and_match_the_models(app):
     # `database_url` built this database from empty with `flask db upgrade`.
     with db.engine.connect() as conn:
         context = MigrationContext.configure(
-            conn, opts={"compare_type": True, "render_as_batch": True}
+            conn,
+            opts={
+                "compare_type": True,
+                "render_as_batch": True,
+                # APScheduler's own job table is not ours to migrate.
+                "include_object": lambda o, name, type_, r, c: name != "apscheduler_jobs",
+            },
         )
         diff = compare_metadata(context, db.metadata)
         heads = context.get_current_heads()

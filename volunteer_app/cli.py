@@ -30,6 +30,21 @@ def seed_demo_command(if_empty: bool) -> None:
     _print_logins()
 
 
+@seed_cli.command("scale")
+@click.option("--volunteers", default=200_000, show_default=True)
+@click.option("--records", default=2_000_000, show_default=True)
+def seed_scale_command(volunteers: int, records: int) -> None:
+    """District-scale data for the benchmarks (bulk inserts, tallies rebuilt)."""
+    from .scale import seed_scale
+
+    if volunteers < 1 or records < 0:
+        raise click.ClickException("--volunteers must be at least 1 and --records at least 0")
+    timings = seed_scale(
+        volunteers, records, password=current_app.config["DEMO_PASSWORD"], echo=click.echo
+    )
+    click.echo(f"seed_seconds: {timings['total']:.1f}")
+
+
 def _print_logins() -> None:
     from .demo import demo_logins
 

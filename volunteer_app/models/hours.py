@@ -190,3 +190,13 @@ class TallyPerson(db.Model):
     political: Mapped[str] = mapped_column(String(2), default="")
     #: The volunteer's approved minutes in that month at that node (leaderboards).
     minutes: Mapped[int] = mapped_column(default=0)
+
+
+class TallyNodePath(db.Model):
+    """Scratch table: each org node with each of its ancestors (itself included), filled
+    before the bulk tally rebuild and check so that SQL can roll sums up the trees."""
+
+    __tablename__ = "tally_node_paths"
+
+    node_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    ancestor_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)

@@ -401,54 +401,137 @@ def apply_to_tallies(record: ServiceRecord) -> None:
     )
 
 
+# The same sums in bulk, straight from the ledger: for rebuilding after a bulk load and for
+# checking the tables. `node_paths` expands every node into its ancestors (itself included).
+
+_DIMENSION_COLUMNS = {"area": "community_id", "party": "branch_id", "host": "host_id"}
+
+
+def _month_sql(dialect: str) -> str:
+    if dialect == "sqlite":
+        return "CAST(strftime('%Y%m', r.service_date) AS INTEGER)"
+    return (
+        "CAST(EXTRACT(YEAR FROM r.service_date) * 100 "
+        "+ EXTRACT(MONTH FROM r.service_date) AS INTEGER)"
+    )
+
+
+def _fill_node_paths() -> None:
+    db.session.execute(text("DELETE FROM tally_node_paths"))
+    rows = [
+        {"node_id": node_id, "ancestor_id": ancestor}
+        for node_id, path in db.session.execute(select(OrgUnit.id, OrgUnit.path))
+        for ancestor in (int(p) for p in path.strip("/").split("/") if p)
+    ]
+    if rows:
+        db.session.execute(
+            text(
+                "INSERT INTO tally_node_paths (node_id, ancestor_id) "
+                "VALUES (:node_id, :ancestor_id)"
+            ),
+            rows,
+        )
+
+
+def _cells_select(dim: str, dialect: str) -> str:
+    column = _DIMENSION_COLUMNS[dim]
+    return (
+        f"SELECT '{dim}' AS dim, np.ancestor_id AS node_id, {_month_sql(dialect)} AS month, "  # noqa: S608
+        "r.category AS category, r.political_status AS political, "
+        "SUM(r.minutes) AS minutes, "
+        "SUM(CASE WHEN r.kind = 'correction' THEN 0 ELSE 1 END) AS sessions "
+        f"FROM service_records r JOIN tally_node_paths np ON np.node_id = r.{column} "
+        "WHERE r.status = 'approved' "
+        "GROUP BY np.ancestor_id, month, r.category, r.political_status"
+    )
+
+
+def _people_select(dim: str, dialect: str) -> str:
+    column = _DIMENSION_COLUMNS[dim]
+    return (
+        f"SELECT '{dim}' AS dim, np.ancestor_id AS node_id, {_month_sql(dialect)} AS month, "  # noqa: S608
+        "r.user_id AS user_id, MIN(r.political_status) AS political, SUM(r.minutes) AS minutes "
+        f"FROM service_records r JOIN tally_node_paths np ON np.node_id = r.{column} "
+        "WHERE r.status = 'approved' "
+        "GROUP BY np.ancestor_id, month, r.user_id"
+    )
+
+
 def rebuild_tallies() -> None:
-    """Recompute every tally table from the ledger (bulk seed, repair)."""
+    """Recompute every tally table from the approved ledger rows in bulk (INSERT … SELECT)."""
+    dialect = db.session.get_bind().dialect.name
+    _fill_node_paths()
     db.session.execute(text("DELETE FROM tally_cells"))
     db.session.execute(text("DELETE FROM tally_people"))
+    for dim in _DIMENSION_COLUMNS:
+        db.session.execute(
+            text(
+                "INSERT INTO tally_cells (dim, node_id, month, category, political, minutes, "
+                f"sessions) {_cells_select(dim, dialect)}"
+            )
+        )
+        if dim != "host":
+            db.session.execute(
+                text(
+                    "INSERT INTO tally_people (dim, node_id, month, user_id, political, minutes) "
+                    f"{_people_select(dim, dialect)}"
+                )
+            )
     db.session.execute(update(VolunteerProfile).values(approved_minutes=0))
-    records = db.session.scalars(
-        select(ServiceRecord)
-        .where(ServiceRecord.status == RecordStatus.APPROVED)
-        .execution_options(yield_per=2000)
+    db.session.execute(
+        text(
+            "UPDATE volunteer_profiles SET approved_minutes = COALESCE(("
+            "SELECT SUM(r.minutes) FROM service_records r WHERE r.user_id = "
+            "volunteer_profiles.user_id AND r.status = 'approved'), 0)"
+        )
     )
-    for record in records:
-        apply_to_tallies(record)
     db.session.flush()
 
 
 def verify_tallies() -> list[str]:
-    """Differences between the tally tables and a brute-force sum over the ledger."""
-    expected: dict[tuple, list[int]] = {}
-    people: dict[tuple, int] = {}
-    for record in db.session.scalars(
-        select(ServiceRecord)
-        .where(ServiceRecord.status == RecordStatus.APPROVED)
-        .execution_options(yield_per=2000)
-    ):
-        month = record.service_date.year * 100 + record.service_date.month
-        for dim, node_ids in _paths(record).items():
-            for node_id in node_ids:
-                key = (dim, node_id, month, record.category, record.political_status)
-                cell = expected.setdefault(key, [0, 0])
-                cell[0] += record.minutes
-                cell[1] += 1 if record.kind is not RecordKind.CORRECTION else 0
-                if dim != "host":
-                    key4 = (dim, node_id, month, record.user_id)
-                    people[key4] = people.get(key4, 0) + record.minutes
-    actual = {
-        (c.dim, c.node_id, c.month, c.category, c.political): [c.minutes, c.sessions]
-        for c in db.session.scalars(select(TallyCell))
-    }
-    problems = [
-        f"cell {key}: ledger {expected.get(key)} tally {actual.get(key)}"
-        for key in set(expected) | set(actual)
-        if expected.get(key, [0, 0]) != actual.get(key, [0, 0])
-    ]
-    stored_people = {
-        (p.dim, p.node_id, p.month, p.user_id): p.minutes
-        for p in db.session.scalars(select(TallyPerson))
-    }
-    if stored_people != people:
-        differing = set(stored_people.items()) ^ set(people.items())
-        problems.append(f"people: {len(differing)} rows differ from the ledger")
+    """Differences between the tally tables (and the volunteers' totals) and sums computed
+    from the ledger; empty when they agree."""
+    dialect = db.session.get_bind().dialect.name
+    _fill_node_paths()
+    problems: list[str] = []
+    for dim in _DIMENSION_COLUMNS:
+        expected = {
+            (row.node_id, row.month, row.category, row.political): (
+                int(row.minutes),
+                int(row.sessions),
+            )
+            for row in db.session.execute(text(_cells_select(dim, dialect)))
+        }
+        actual = {
+            (c.node_id, c.month, c.category, c.political): (int(c.minutes), int(c.sessions))
+            for c in db.session.scalars(select(TallyCell).where(TallyCell.dim == dim))
+        }
+        for key in set(expected) | set(actual):
+            if expected.get(key, (0, 0)) != actual.get(key, (0, 0)):
+                problems.append(
+                    f"{dim} cell {key}: ledger {expected.get(key)} tally {actual.get(key)}"
+                )
+        if dim == "host":
+            continue
+        expected_people = {
+            (row.node_id, row.month, row.user_id): int(row.minutes)
+            for row in db.session.execute(text(_people_select(dim, dialect)))
+        }
+        actual_people = {
+            (p.node_id, p.month, p.user_id): int(p.minutes)
+            for p in db.session.scalars(select(TallyPerson).where(TallyPerson.dim == dim))
+        }
+        differing = set(expected_people.items()) ^ set(actual_people.items())
+        if differing:
+            problems.append(f"{dim} people: {len(differing)} rows differ from the ledger")
+    stale = db.session.execute(
+        text(
+            "SELECT COUNT(*) FROM volunteer_profiles p WHERE p.approved_minutes != COALESCE(("
+            "SELECT SUM(r.minutes) FROM service_records r WHERE r.user_id = p.user_id "
+            "AND r.status = 'approved'), 0)"
+        )
+    ).scalar()
+    if stale:
+        problems.append(f"{stale} volunteers' approved totals differ from the ledger")
+    db.session.rollback()  # the path table is scratch work
     return sorted(problems)
