@@ -15,13 +15,12 @@ from .extensions import db
 from .models import (
     Attendance,
     AuditLog,
-    Channel,
     Notification,
     Shift,
     Signup,
     SignupStatus,
 )
-from .services import checkin, notify
+from .services import channels, checkin, notify
 from .timeutil import to_local
 
 #: Job name -> seconds between runs (the scheduler's intervals; tests call the functions).
@@ -34,7 +33,6 @@ INTERVALS = {
     "purge_audit": 24 * 3600,
     "backup_sqlite": 24 * 3600,
 }
-MAX_ATTEMPTS = 8
 
 
 # ---------------------------------------------------------------- reminder texts
@@ -85,16 +83,9 @@ notify.TEMPLATES.update(
 def _send(
     template: str, signup: Signup, payload: dict, key: str, now: datetime, urgent: bool = False
 ) -> int:
-    fan_out = getattr(notify, "fan_out", None)
-    if fan_out is not None:
-        return len(fan_out(template, signup.user, payload, dedupe_key=key, now=now, urgent=urgent))
-    exists = db.session.scalar(select(Notification.id).where(Notification.dedupe_key == key))
-    if exists:
-        return 0
-    notify.enqueue(
-        template, channel=Channel.IN_APP, user=signup.user, payload=payload, dedupe_key=key
-    )
-    return 1
+    """In-app, plus SMS / e-mail by the volunteer's preferences; once per key."""
+    rows = notify.fan_out(template, signup.user, payload, dedupe_key=key, now=now, urgent=urgent)
+    return len(rows)
 
 
 def send_reminders(now: datetime, *, base_url: str = "") -> int:
@@ -201,20 +192,16 @@ def expire_waitlists(now: datetime) -> int:
 # ---------------------------------------------------------------- outbox and housekeeping
 
 
-def backoff(attempts: int, now: datetime) -> datetime:
-    return now + timedelta(minutes=min(2 ** max(attempts, 0), 360))
-
-
 def deliver_outbox(now: datetime, *, batch: int = 200) -> int:
-    """Send what is due; a failure is retried later with growing back-off, up to 8 tries."""
-    next_attempt = _channels_next_attempt()
+    """Send what is due; a failure is retried later with growing back-off (the channels'
+    policy), up to MAX_ATTEMPTS tries, after which the row keeps its last error."""
     ids = list(
         db.session.scalars(
             select(Notification.id)
             .where(
                 Notification.sent_at.is_(None),
                 Notification.not_before <= now,
-                Notification.attempts < MAX_ATTEMPTS,
+                Notification.attempts < channels.MAX_ATTEMPTS,
             )
             .order_by(Notification.not_before, Notification.id)
             .limit(batch)
@@ -224,18 +211,9 @@ def deliver_outbox(now: datetime, *, batch: int = 200) -> int:
     for row in db.session.scalars(
         select(Notification).where(Notification.id.in_(ids), Notification.sent_at.is_(None))
     ):
-        row.not_before = (next_attempt or backoff)(row.attempts, now)
+        row.not_before = channels.next_attempt(row.attempts, now)
     db.session.flush()
     return sent
-
-
-def _channels_next_attempt():
-    """The channels module's back-off when it is there (it owns delivery policy)."""
-    try:
-        from .services import channels
-    except ImportError:
-        return None
-    return getattr(channels, "next_attempt", None)
 
 
 def purge_audit(now: datetime) -> int:

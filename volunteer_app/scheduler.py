@@ -15,7 +15,8 @@ from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy.exc import OperationalError
 
 from .extensions import db
 from .models import JobRun, SchedulerLock
@@ -189,6 +190,7 @@ def run(
                 return
             time.sleep(poll_seconds)
         log.info("scheduler %s running", owner)
+        _ensure_job_table(engine)
         scheduler = build(app, scale=scale)
         if deadline:
             remaining = max(deadline - time.monotonic(), 0.1)

@@ -15,10 +15,12 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import Channel, Notification, User
 from ..timeutil import utcnow
+from . import channels
 
 log = logging.getLogger("volunteer_app.notify")
 
@@ -157,6 +159,65 @@ def enqueue(
     return row
 
 
+# ---------------------------------------------------------------- fan-out
+
+
+def _queued_keys(keys: list[str]) -> set[str]:
+    """Those of the dedupe keys already in the outbox."""
+    found = db.session.scalars(
+        select(Notification.dedupe_key).where(Notification.dedupe_key.in_(keys))
+    )
+    return {key for key in found if key}
+
+
+def fan_out(
+    template: str,
+    user: User,
+    payload: dict[str, Any],
+    *,
+    dedupe_key: str,
+    now: datetime,
+    urgent: bool = False,
+) -> list[Notification]:
+    """One logical message to a user on every channel they chose, in the caller's
+    transaction: always in-app; SMS if they take SMS and have a phone (held until their
+    quiet hours end unless `urgent`); e-mail if they take e-mail and gave an address.
+
+    Each row's dedupe key is f"{dedupe_key}:{channel}"; a key already in the outbox is
+    skipped, so calling again creates nothing. Returns the rows created. Accounts that
+    were deleted get nothing.
+    """
+    if user.deleted_at is not None:
+        return []
+    wanted: list[tuple[Channel, datetime]] = [(Channel.IN_APP, now)]
+    if user.notify_sms and user.phone:
+        held = channels.quiet_until(user, now, urgent=urgent)
+        wanted.append((Channel.SMS, held or now))
+    if user.notify_email and user.email:
+        wanted.append((Channel.EMAIL, now))
+    keys = {channel: f"{dedupe_key}:{channel.value}" for channel, _when in wanted}
+    existing = _queued_keys(list(keys.values()))
+    created: list[Notification] = []
+    for channel, when in wanted:
+        if keys[channel] in existing:
+            continue
+        try:
+            with db.session.begin_nested():  # a concurrent twin must not undo the caller
+                row = enqueue(
+                    template,
+                    channel=channel,
+                    user=user,
+                    payload=payload,
+                    dedupe_key=keys[channel],
+                    not_before=when,
+                )
+        except IntegrityError:
+            log.info("notification %s already queued", keys[channel])
+            continue
+        created.append(row)
+    return created
+
+
 # ---------------------------------------------------------------- channels
 
 
@@ -164,15 +225,11 @@ def _deliver_in_app(row: Notification) -> None:
     """In-app messages are delivered by being in the table; the centre shows them."""
 
 
-def _deliver_sms_log(row: Notification) -> None:
-    """The development SMS channel: the text goes to the log (and /dev/messages)."""
-    log.warning("SMS to %s: %s", row.address or f"user {row.user_id}", row.body)
-
-
+#: Channel -> adapter(row); the contract is in services/channels.py.
 ADAPTERS: dict[Channel, Callable[[Notification], None]] = {
     Channel.IN_APP: _deliver_in_app,
-    Channel.SMS: _deliver_sms_log,
-    Channel.EMAIL: _deliver_sms_log,
+    Channel.SMS: channels.deliver_sms,
+    Channel.EMAIL: channels.deliver_email,
 }
 
 
