@@ -15,7 +15,8 @@ from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy.exc import OperationalError
 
 from .extensions import db
 from .models import JobRun, SchedulerLock
@@ -162,6 +163,20 @@ def build(app: Flask, *, scale: float = 1.0) -> BlockingScheduler:
             heartbeat, "interval", seconds=HEARTBEAT_SECONDS, id="heartbeat", replace_existing=True
         )
     return scheduler
+
+
+def _ensure_job_table(engine: Engine, attempts: int = 5) -> None:
+    """Create APScheduler's table before starting, retrying while another process (the
+    standby scheduler, a migration) briefly holds SQLite's write lock."""
+    store = SQLAlchemyJobStore(engine=engine, tablename="apscheduler_jobs")
+    for attempt in range(attempts):
+        try:
+            store.jobs_t.create(engine, checkfirst=True)
+            return
+        except OperationalError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(1 + attempt)
 
 
 def run(
