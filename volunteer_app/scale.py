@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 
 from . import demo_data as data
 from .demo import find_node, seed_org_trees
@@ -24,7 +24,6 @@ from .models import (
     OrgUnit,
     RecordKind,
     RecordStatus,
-    ServiceRecord,
     Shift,
     User,
     VolunteerProfile,
@@ -80,6 +79,16 @@ def enlarge_trees() -> tuple[list[OrgUnit], list[OrgUnit], list[OrgUnit]]:
         .order_by(OrgUnit.id)
     ).all()
     return list(communities), list(branches), list(hosts)
+
+
+def _is_pg() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def _closing(cursor):
+    from contextlib import closing
+
+    return closing(cursor)
 
 
 def _batches(rows: Iterator[dict], size: int = BATCH) -> Iterator[list[dict]]:
@@ -270,8 +279,17 @@ def seed_scale(
             }
 
     done = 0
+    columns = list(next(ledger()).keys())
+    # The driver's own executemany with plain tuples: several times faster than the ORM's
+    # insert for millions of rows (the statement is built from the column names above).
+    statement = (
+        f"INSERT INTO service_records ({', '.join(columns)}) "  # noqa: S608 - constant names
+        f"VALUES ({', '.join(['%s' if _is_pg() else '?'] * len(columns))})"
+    )
     for batch in _batches(ledger()):
-        db.session.execute(insert(ServiceRecord), batch)
+        raw = db.session.connection().connection.driver_connection
+        with _closing(raw.cursor()) as cursor:
+            cursor.executemany(statement, [tuple(row[c] for c in columns) for row in batch])
         done += len(batch)
         if done % 200_000 == 0:
             db.session.commit()
@@ -281,6 +299,8 @@ def seed_scale(
     echo(f"  {records} ledger rows in {timings['ledger']:.1f}s")
 
     phase = time.perf_counter()
+    # Fresh statistics for the planner after millions of new rows.
+    db.session.execute(text("ANALYZE"))
     rebuild_tallies()
     db.session.commit()
     timings["tallies"] = time.perf_counter() - phase

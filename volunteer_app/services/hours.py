@@ -457,6 +457,20 @@ def _people_select(dim: str, dialect: str) -> str:
     )
 
 
+#: Each volunteer's approved total in one pass (UPDATE … FROM: PostgreSQL, SQLite ≥ 3.33).
+_TOTALS_UPDATE = (
+    "UPDATE volunteer_profiles SET approved_minutes = t.total FROM ("
+    "SELECT user_id, SUM(minutes) AS total FROM service_records WHERE status = 'approved' "
+    "GROUP BY user_id) AS t WHERE t.user_id = volunteer_profiles.user_id"
+)
+_TOTALS_CHECK = (
+    "SELECT COUNT(*) FROM volunteer_profiles p LEFT JOIN ("
+    "SELECT user_id, SUM(minutes) AS total FROM service_records WHERE status = 'approved' "
+    "GROUP BY user_id) AS t ON t.user_id = p.user_id "
+    "WHERE p.approved_minutes != COALESCE(t.total, 0)"
+)
+
+
 def rebuild_tallies() -> None:
     """Recompute every tally table from the approved ledger rows in bulk (INSERT … SELECT)."""
     dialect = db.session.get_bind().dialect.name
@@ -478,13 +492,7 @@ def rebuild_tallies() -> None:
                 )
             )
     db.session.execute(update(VolunteerProfile).values(approved_minutes=0))
-    db.session.execute(
-        text(
-            "UPDATE volunteer_profiles SET approved_minutes = COALESCE(("
-            "SELECT SUM(r.minutes) FROM service_records r WHERE r.user_id = "
-            "volunteer_profiles.user_id AND r.status = 'approved'), 0)"
-        )
-    )
+    db.session.execute(text(_TOTALS_UPDATE))
     db.session.flush()
 
 
@@ -524,13 +532,7 @@ def verify_tallies() -> list[str]:
         differing = set(expected_people.items()) ^ set(actual_people.items())
         if differing:
             problems.append(f"{dim} people: {len(differing)} rows differ from the ledger")
-    stale = db.session.execute(
-        text(
-            "SELECT COUNT(*) FROM volunteer_profiles p WHERE p.approved_minutes != COALESCE(("
-            "SELECT SUM(r.minutes) FROM service_records r WHERE r.user_id = p.user_id "
-            "AND r.status = 'approved'), 0)"
-        )
-    ).scalar()
+    stale = db.session.execute(text(_TOTALS_CHECK)).scalar()
     if stale:
         problems.append(f"{stale} volunteers' approved totals differ from the ledger")
     db.session.rollback()  # the path table is scratch work
