@@ -27,6 +27,7 @@ from ..models import (
     SignupStatus,
     User,
     VolunteerCard,
+    VolunteerProfile,
 )
 from ..timeutil import to_local
 from . import ServiceError, audit, qr
@@ -484,6 +485,11 @@ def walk_in(
 
     if not leads_shift(actor, shift):
         raise ServiceError(_l("You do not lead this shift."))
+    from .volunteers import is_complete
+
+    profile = db.session.get(VolunteerProfile, volunteer.id)
+    if not is_complete(profile, to_local(now).date()):
+        raise ServiceError(_l("No volunteer with a complete profile has this number."))
     if _active_signup(shift, volunteer) is None:
         signup = organiser_add(actor, shift, volunteer, now=now, reason="walk-in")
         signup.source = "walk_in"
