@@ -51,3 +51,15 @@
     });
   });
 })();
+
+// Print buttons (data-print) without inline handlers.
+(function () {
+  "use strict";
+  document.addEventListener("click", function (event) {
+    var target = event.target.closest && event.target.closest("[data-print]");
+    if (target) {
+      event.preventDefault();
+      window.print();
+    }
+  });
+})();

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..models import (
     Attendance,
+    OrgKind,
     OrgUnit,
     RecordKind,
     RecordStatus,
@@ -153,6 +154,7 @@ def confirm_shift(
             organisation=event.host.name[:100],
             lead_name="、".join(lead_names)[:50],
             host_id=event.host_id,
+            service_area_id=event.area_id,
             category=event.category,
             created_by_id=actor.id,
             created_at=now,
@@ -184,6 +186,7 @@ def add_manual(
     category: str,
     reason: str,
     today: date,
+    service_area: OrgUnit | None = None,
     ip: str | None = None,
 ) -> ServiceRecord:
     """Service done off the platform, entered by an organiser of the host with a reason."""
@@ -200,6 +203,8 @@ def add_manual(
         problems.append(str(_l("Please give the reason for a manual record.")))
     if problems:
         raise ServiceError(problems)
+    # Where the service was done: the given area, else the host itself when it is one.
+    area = service_area or (host if host.kind is OrgKind.AREA else None)
     record = ServiceRecord(
         user_id=user.id,
         kind=RecordKind.MANUAL,
@@ -211,6 +216,7 @@ def add_manual(
         organisation=host.name[:100],
         lead_name=actor.display_name[:50],
         host_id=host.id,
+        service_area_id=area.id if area else None,
         category=category,
         reason=reason[:300],
         created_by_id=actor.id,
@@ -252,6 +258,7 @@ def add_correction(
         community_id=original.community_id,
         branch_id=original.branch_id,
         host_id=original.host_id,
+        service_area_id=original.service_area_id,
         category=original.category,
         political_status=original.political_status,
         reason=reason[:300],
@@ -498,8 +505,10 @@ def rebuild_tallies() -> None:
 
 def verify_tallies() -> list[str]:
     """Differences between the tally tables (and the volunteers' totals) and sums computed
-    from the ledger; empty when they agree."""
+    from the ledger; empty when they agree. The caller's pending work is left alone: the
+    scratch path table is filled in a savepoint that is rolled back."""
     dialect = db.session.get_bind().dialect.name
+    scratch = db.session.begin_nested()
     _fill_node_paths()
     problems: list[str] = []
     for dim in _DIMENSION_COLUMNS:
@@ -535,5 +544,5 @@ def verify_tallies() -> list[str]:
     stale = db.session.execute(text(_TOTALS_CHECK)).scalar()
     if stale:
         problems.append(f"{stale} volunteers' approved totals differ from the ledger")
-    db.session.rollback()  # the path table is scratch work
+    scratch.rollback()
     return sorted(problems)

@@ -149,7 +149,12 @@ def _registrations(
         query = (
             select(
                 func.count(),
-                func.coalesce(func.sum(case((User.created_at.between(start, end), 1), else_=0)), 0),
+                func.coalesce(
+                    func.sum(
+                        case((and_(User.created_at >= start, User.created_at < end), 1), else_=0)
+                    ),
+                    0,
+                ),
             )
             .select_from(VolunteerProfile)
             .join(User, User.id == VolunteerProfile.user_id)

@@ -1,0 +1,98 @@
+"""Filter forms of the tally pages (GET forms: no CSRF token, nothing is changed)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, IntegerField, SelectField, SubmitField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import NumberRange, Optional
+
+from ..catalog import CATEGORIES, POLITICAL_STATUS
+from ..services.tallies import Period, period_for
+
+PERIODS = {
+    "month": _l("This month"),
+    "quarter": _l("This quarter"),
+    "year": _l("This year"),
+    "custom": _l("Custom range"),
+}
+#: At most this many months in a custom range (the trend chart stays readable).
+MAX_MONTHS = 60
+
+
+def _choices(mapping: dict) -> list[SelectChoice]:
+    return [SelectChoice(str(getattr(k, "value", k)), label) for k, label in mapping.items()]
+
+
+class FilterForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    period = SelectField(
+        _l("Period"), choices=_choices(PERIODS), default="month", validators=[Optional()]
+    )
+    start = DateField(_l("From (custom range)"), validators=[Optional()])
+    end = DateField(_l("To (custom range)"), validators=[Optional()])
+    category = SelectField(
+        _l("Service category"),
+        choices=[SelectChoice("", _l("All")), *_choices(CATEGORIES)],
+        validators=[Optional()],
+    )
+    political = SelectField(
+        _l("Political status"),
+        choices=[SelectChoice("", _l("All")), *_choices(POLITICAL_STATUS)],
+        validators=[Optional()],
+    )
+    submit = SubmitField(_l("Show"))
+
+    def validate(self, extra_validators=None) -> bool:
+        ok = super().validate(extra_validators)
+        if self.period.data == "custom":
+            if not self.start.data or not self.end.data:
+                self.start.errors = [*self.start.errors, _l("Please give both dates.")]
+                ok = False
+            elif self.start.data > self.end.data:
+                self.end.errors = [*self.end.errors, _l("The end is before the start.")]
+                ok = False
+            elif _months_between(self.start.data, self.end.data) > MAX_MONTHS:
+                self.end.errors = [
+                    *self.end.errors,
+                    _l("Choose at most %(n)d months.", n=MAX_MONTHS),
+                ]
+                ok = False
+        return ok
+
+    def chosen_period(self, today: date) -> Period:
+        """The period asked for; this month when the form is empty or invalid."""
+        if not self.validate():
+            return period_for("month", today)
+        kind = self.period.data or "month"
+        return period_for(kind, today, self.start.data, self.end.data)
+
+    def filters(self) -> tuple[str | None, str | None]:
+        """(category, political status) or None for "all"."""
+        category = self.category.data if self.category.data in CATEGORIES else None
+        political = self.political.data or None
+        return category, political
+
+
+def _months_between(start: date, end: date) -> int:
+    return (end.year - start.year) * 12 + end.month - start.month + 1
+
+
+class DualForm(FlaskForm):
+    """双报到 report: a year and a quarter."""
+
+    class Meta:
+        csrf = False
+
+    year = IntegerField(_l("Year"), validators=[Optional(), NumberRange(2000, 2100)])
+    quarter = SelectField(
+        _l("Quarter"),
+        choices=[SelectChoice(str(q), _l("Quarter %(q)d", q=q)) for q in (1, 2, 3, 4)],
+        validators=[Optional()],
+    )
+    submit = SubmitField(_l("Show"))
