@@ -54,9 +54,12 @@ class ServiceRecord(db.Model):
     kind: Mapped[RecordKind] = mapped_column(
         Enum(RecordKind, native_enum=False, length=12, values_callable=_values)
     )
+    #: active_history: the append-only guard must see the stored status even when the
+    #: attribute was expired (after a commit), or a decided record could be decided again.
     status: Mapped[RecordStatus] = mapped_column(
         Enum(RecordStatus, native_enum=False, length=10, values_callable=_values),
         default=RecordStatus.PENDING,
+        active_history=True,
     )
     shift_id: Mapped[int | None] = mapped_column(ForeignKey("shifts.id", ondelete="SET NULL"))
     event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="SET NULL"))
