@@ -24,6 +24,11 @@ class NavItem:
     #: Shown to visitors who are not logged in, too.
     public: bool = False
 
+    @property
+    def is_work(self) -> bool:
+        """Staff pages go on the second row of the menu."""
+        return self.roles is not None
+
 
 #: In menu order. An item shows only when its endpoint exists, so each feature adds
 #: its own entries here and the menu never links to a page that is not there.
@@ -83,6 +88,8 @@ def register(app: Flask) -> None:
         locale = str(get_locale() or app.config["BABEL_DEFAULT_LOCALE"])
         return {
             "nav_items": visible_nav(),
+            "nav_personal": [i for i in visible_nav() if not i.is_work],
+            "nav_work": [i for i in visible_nav() if i.is_work],
             "languages": app.config["LANGUAGES"],
             "current_locale": locale,
             "html_lang": "zh-CN" if locale.startswith("zh") else locale,
