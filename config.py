@@ -84,6 +84,8 @@ class Config:
     #: Early arrival / late stay credited up to this many minutes beyond the shift.
     CREDIT_GRACE_MINUTES = _int("CREDIT_GRACE_MINUTES", 0)
 
+    #: Number of reverse proxies in front of the app whose X-Forwarded-* headers to trust.
+    PROXY_FIX = _int("PROXY_FIX", 0)
     #: The site's address as users reach it, for links in SMS and e-mail.
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
     #: Audit rows older than this are purged (never under 180 days: 网络安全法 Art 21).

@@ -26,6 +26,13 @@ def create_app(config: type[Config] | None = None, **overrides: Any) -> Flask:
     load_dev_keys(app)
     check_production(app)
 
+    if app.config.get("PROXY_FIX"):
+        # Behind nginx (or another proxy): trust its X-Forwarded-* headers for the client
+        # address (rate limits, audit log) and the public scheme and host (QR links).
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = int(app.config["PROXY_FIX"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -139,6 +146,7 @@ def register_blueprints(app: Flask) -> None:
     from .hours import bp as hours_bp
     from .main import bp as main_bp
     from .notifications import bp as notifications_bp
+    from .organise import bp as organise_bp
     from .tallies import bp as tallies_bp
     from .volunteers import bp as volunteers_bp
 
@@ -152,6 +160,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(notifications_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(tallies_bp, url_prefix="/tallies")
+    app.register_blueprint(organise_bp, url_prefix="/organise")
     if app.config.get("DEV_TOOLS"):
         from .dev import bp as dev_bp
 

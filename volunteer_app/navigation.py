@@ -40,6 +40,7 @@ NAV_ITEMS: list[NavItem] = [
     NavItem("checkin.my_qr", _l("My QR code")),
     NavItem("hours.mine", _l("My hours")),
     NavItem("checkin.index", _l("Check-in"), frozenset({Role.LEAD, Role.ORGANISER})),
+    NavItem("hours.pending", _l("Hours to approve"), frozenset({Role.LEAD, Role.ORGANISER})),
     NavItem("organise.dashboard", _l("Workspace"), frozenset({Role.ORGANISER})),
     NavItem("events.organise_list", _l("Events I organise"), frozenset({Role.ORGANISER})),
     NavItem(

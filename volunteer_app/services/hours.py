@@ -85,9 +85,16 @@ def working_days_between(start: date, end: date) -> int:
 
 
 def is_overdue(record: ServiceRecord, today: date) -> bool:
+    """Pending for more than 10 working days since the service (a correction: since it was
+    made, as it carries its original's service date)."""
+    start = (
+        to_local(record.created_at).date()
+        if record.kind is RecordKind.CORRECTION
+        else record.service_date
+    )
     return (
         record.status is RecordStatus.PENDING
-        and working_days_between(record.service_date, today) > OVERDUE_WORKING_DAYS
+        and working_days_between(start, today) > OVERDUE_WORKING_DAYS
     )
 
 

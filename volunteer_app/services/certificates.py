@@ -1,0 +1,437 @@
+"""志愿服务证明 (民政部《志愿服务记录与证明出具办法》Art 14–17): the certificate a volunteer
+downloads for a period, as a PDF, and its public verification.
+
+No table stores certificates. The number says what was certified and carries its own
+signature, so any number can be checked against the ledger later:
+
+    JM<issued yyyymmdd><user id, 7 digits><start yymmdd><end yymmdd>-<tag>
+
+where the tag is an HMAC (under a key derived from SECRET_KEY for this purpose only) of
+everything before the dash. A changed digit breaks the tag; a new SECRET_KEY invalidates
+every certificate issued before (re-issue them).
+
+The verification page recomputes the approved minutes for that user and period from the
+ledger, counting only records approved by the end of the issue day (local time). Approved
+rows never change (the append-only guard) and a decided row is never decided again, so the
+figure is the same on every later day: a correction approved after the issue day is a new
+row dated on the original's service date — it falls inside the period, and counting it
+would make an honest certificate look wrong; it is left out by its approval time instead.
+Only an approval later on the issue day itself, after the download, can make the page show
+more than the paper (the number carries the date, not the time).
+
+The certificate text is Chinese whatever the interface language: it is the formal document
+of the 办法 (its fields and wording follow Art 15), not part of the interface.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import io
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from flask import current_app
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, or_, select
+
+from ..catalog import CATEGORIES
+from ..extensions import db
+from ..models import RecordKind, RecordStatus, ServiceRecord, User, VolunteerProfile
+from ..timeutil import from_local
+from . import ServiceError, audit
+
+#: Who records and certifies (记录单位 / 出具单位).
+ISSUER = "即墨区文明办 志愿先行平台"
+PLATFORM = "志愿先行平台"
+_PURPOSE = b"volunteer-app/service-certificates"
+_TAG_LENGTH = 10  # base32 characters: 50 bits (and in _NUMBER_RE)
+_NUMBER_RE = re.compile(r"^JM(\d{8})(\d{7})(\d{6})(\d{6})-([A-Z2-7]{10})$")
+#: The earliest period start a two-digit year in the number can express unambiguously.
+EARLIEST = date(2000, 1, 1)
+#: How many activities the content summary lists by name (the rest are summed).
+TOP_ACTIVITIES = 6
+TOP_ORGANISATIONS = 3
+
+
+# ---------------------------------------------------------------- numbers
+
+
+def _key() -> bytes:
+    secret = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(secret, _PURPOSE, hashlib.sha256).digest()
+
+
+def _tag(body: str) -> str:
+    digest = hmac.new(_key(), body.encode(), hashlib.sha256).digest()
+    return base64.b32encode(digest).decode()[:_TAG_LENGTH]
+
+
+def number_for(user_id: int, start: date, end: date, issued_on: date) -> str:
+    body = f"JM{issued_on:%Y%m%d}{user_id:07d}{start:%y%m%d}{end:%y%m%d}"
+    return f"{body}-{_tag(body)}"
+
+
+@dataclass(frozen=True)
+class Parsed:
+    issued_on: date
+    user_id: int
+    start: date
+    end: date
+
+
+def parse(number: str) -> Parsed | None:
+    """The fields of a genuine number; None for anything malformed or tampered with."""
+    number = (number or "").strip().upper()
+    match = _NUMBER_RE.match(number)
+    if match is None:
+        return None
+    body, tag = number.rsplit("-", 1)
+    if not hmac.compare_digest(_tag(body), tag):
+        return None
+    issued, user, start, end = match.group(1, 2, 3, 4)
+    try:
+        issued_on = datetime.strptime(issued, "%Y%m%d").date()
+        start_day = datetime.strptime(start, "%y%m%d").date()
+        end_day = datetime.strptime(end, "%y%m%d").date()
+    except ValueError:
+        return None
+    return Parsed(issued_on, int(user), start_day, end_day)
+
+
+# ---------------------------------------------------------------- figures
+
+
+def hours_text(minutes: int) -> str:
+    """Hours with one decimal, rounded half up: 125 min -> "2.1"."""
+    hours = (Decimal(minutes) / Decimal(60)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return f"{hours}"
+
+
+def masked_name(name: str) -> str:
+    """The first character and a star for each other one: 王小明 -> 王**."""
+    name = (name or "").strip()
+    return name[:1] + "*" * max(len(name) - 1, 1) if name else "*"
+
+
+def end_of_day(day: date) -> datetime:
+    """The first moment after the local day, as stored (naive UTC)."""
+    return from_local(datetime.combine(day + timedelta(days=1), time()))
+
+
+@dataclass
+class Summary:
+    minutes: int = 0
+    sessions: int = 0
+    #: (category code, minutes), most first.
+    categories: list[tuple[str, int]] = field(default_factory=list)
+    #: (activity, minutes), most first; at most TOP_ACTIVITIES, then ("", rest) if any.
+    activities: list[tuple[str, int]] = field(default_factory=list)
+    #: Organisations served with, most hours first.
+    organisations: list[str] = field(default_factory=list)
+
+
+def summarise(user_id: int, start: date, end: date, approved_before: datetime) -> Summary:
+    """Approved minutes of the user's records dated in [start, end], approved before the
+    cut-off; with corrections (each counted with the record it corrects)."""
+    rows = db.session.scalars(
+        select(ServiceRecord).where(
+            ServiceRecord.user_id == user_id,
+            ServiceRecord.status == RecordStatus.APPROVED,
+            ServiceRecord.service_date >= start,
+            ServiceRecord.service_date <= end,
+            or_(
+                ServiceRecord.decided_at < approved_before,
+                and_(
+                    ServiceRecord.decided_at.is_(None),
+                    ServiceRecord.created_at < approved_before,
+                ),
+            ),
+        )
+    ).all()
+    by_category: dict[str, int] = defaultdict(int)
+    by_activity: dict[str, int] = defaultdict(int)
+    by_organisation: dict[str, int] = defaultdict(int)
+    summary = Summary()
+    for row in rows:
+        summary.minutes += row.minutes
+        if row.kind is not RecordKind.CORRECTION:
+            summary.sessions += 1
+        by_category[row.category] += row.minutes
+        by_activity[row.activity] += row.minutes
+        if row.organisation:
+            by_organisation[row.organisation] += row.minutes
+
+    def ranked(values: dict[str, int]) -> list[tuple[str, int]]:
+        return sorted(((k, v) for k, v in values.items() if v > 0), key=lambda kv: (-kv[1], kv[0]))
+
+    summary.categories = ranked(by_category)
+    activities = ranked(by_activity)
+    summary.activities = activities[:TOP_ACTIVITIES]
+    rest = sum(v for _k, v in activities[TOP_ACTIVITIES:])
+    if rest:
+        summary.activities.append(("", rest))
+    summary.organisations = [k for k, _v in ranked(by_organisation)[:TOP_ORGANISATIONS]]
+    return summary
+
+
+# ---------------------------------------------------------------- issuing
+
+
+@dataclass
+class Certificate:
+    number: str
+    user_id: int
+    real_name: str
+    id_masked: str
+    start: date
+    end: date
+    issued_on: date
+    summary: Summary
+
+    @property
+    def hours(self) -> str:
+        return hours_text(self.summary.minutes)
+
+
+def issue(
+    user: User, start: date | None, end: date | None, *, today: date, ip: str | None = None
+) -> Certificate:
+    """The volunteer's certificate for the period (both days included), audited."""
+    problems = []
+    profile = db.session.get(VolunteerProfile, user.id)
+    if profile is None or not profile.real_name or not profile.id_masked:
+        problems.append(str(_l("Please complete your real name and ID number first.")))
+    if start is None or end is None:
+        problems.append(str(_l("Please choose the first and the last day.")))
+    elif start > end:
+        problems.append(str(_l("The first day must not be after the last day.")))
+    elif end > today:
+        problems.append(str(_l("The last day cannot be in the future.")))
+    elif start < EARLIEST:
+        problems.append(str(_l("The first day must be in 2000 or later.")))
+    if problems:
+        raise ServiceError(problems)
+    assert profile is not None and start is not None and end is not None
+    summary = summarise(user.id, start, end, end_of_day(today))
+    if summary.minutes <= 0:
+        raise ServiceError(_l("You have no approved service hours in this period."))
+    number = number_for(user.id, start, end, today)
+    audit.record(
+        "certificate.issue",
+        actor=user,
+        ip=ip,
+        object_type="certificate",
+        object_id=number,
+        start=start.isoformat(),
+        end=end.isoformat(),
+        minutes=summary.minutes,
+    )
+    return Certificate(
+        number=number,
+        user_id=user.id,
+        real_name=profile.real_name,
+        id_masked=profile.id_masked,
+        start=start,
+        end=end,
+        issued_on=today,
+        summary=summary,
+    )
+
+
+# ---------------------------------------------------------------- verifying
+
+
+@dataclass(frozen=True)
+class Verified:
+    """Everything the public verification page shows, and nothing more."""
+
+    number: str
+    masked_name: str
+    hours: str
+    issuer: str
+    issued_on: date
+
+
+def verify(number: str, *, today: date) -> Verified | None:
+    """The certificate's figures recomputed from the ledger; None when the number is not
+    genuine (malformed, tampered with, issued "in the future", or its volunteer's account
+    no longer has a name)."""
+    parsed = parse(number)
+    if parsed is None or parsed.issued_on > today or parsed.start > parsed.end:
+        return None
+    profile = db.session.get(VolunteerProfile, parsed.user_id)
+    user = db.session.get(User, parsed.user_id)
+    if profile is None or user is None or user.deleted_at is not None or not profile.real_name:
+        return None
+    summary = summarise(parsed.user_id, parsed.start, parsed.end, end_of_day(parsed.issued_on))
+    return Verified(
+        number=number.strip().upper(),
+        masked_name=masked_name(profile.real_name),
+        hours=hours_text(summary.minutes),
+        issuer=ISSUER,
+        issued_on=parsed.issued_on,
+    )
+
+
+# ---------------------------------------------------------------- the PDF
+
+FONT = "STSong-Light"
+
+
+def _cn_date(day: date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def _register_font() -> None:
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+
+    if FONT not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(UnicodeCIDFont(FONT))
+
+
+def _qr(data: str, size: float):
+    from reportlab.graphics.barcode.qr import QrCodeWidget
+    from reportlab.graphics.shapes import Drawing
+
+    widget = QrCodeWidget(data, barLevel="M")
+    x0, y0, x1, y1 = widget.getBounds()
+    drawing = Drawing(size, size, transform=[size / (x1 - x0), 0, 0, size / (y1 - y0), 0, 0])
+    drawing.add(widget)
+    return drawing
+
+
+#: Characters the built-in font has no glyph for, and the ones it shows instead: the middle
+#: dot of names such as 阿卜杜·热合曼 (U+00B7) has a glyph only as U+30FB.
+_GLYPH_SUBSTITUTES = str.maketrans({"\u00b7": "\u30fb", "\u2022": "\u30fb", "\u2027": "\u30fb"})
+
+
+def _escape(text: str) -> str:
+    text = text.translate(_GLYPH_SUBSTITUTES)
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def render_pdf(certificate: Certificate, verify_url: str) -> bytes:
+    """The certificate as one A4 page: Chinese text in the built-in CID font STSong-Light
+    (no font file needed; characters outside GB 2312/GBK show as boxes), the figures, and
+    a QR code for the verification page."""
+    from reportlab.lib import colors
+    from reportlab.lib.enums import TA_CENTER, TA_RIGHT
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+    _register_font()
+    base = ParagraphStyle("cn", fontName=FONT, fontSize=12, leading=19, wordWrap="CJK")
+    title = ParagraphStyle("title", parent=base, fontSize=28, leading=34, alignment=TA_CENTER)
+    right = ParagraphStyle("right", parent=base, fontSize=9.5, leading=13, alignment=TA_RIGHT)
+    body = ParagraphStyle("body", parent=base, fontSize=14, leading=25, firstLineIndent=28)
+    small = ParagraphStyle("small", parent=base, fontSize=8.5, leading=12, textColor=colors.grey)
+    cell = ParagraphStyle("cell", parent=base, fontSize=10.5, leading=13)
+    caption = ParagraphStyle("caption", parent=small, alignment=TA_CENTER)
+    grey = colors.HexColor("#adb5bd")
+
+    c = certificate
+    s = c.summary
+    with force_locale("zh"):
+        categories = [(str(CATEGORIES.get(code, code)), m) for code, m in s.categories]
+    story = [
+        Paragraph("志愿服务证明", title),
+        Spacer(1, 3 * mm),
+        Paragraph(f"证明编号：{c.number}", right),
+        Spacer(1, 5 * mm),
+        Paragraph(
+            f"兹证明 {_escape(c.real_name)}（证件号码：{_escape(c.id_masked)}）"
+            f"于 {_cn_date(c.start)} 至 {_cn_date(c.end)} 期间参加志愿服务 "
+            f"{s.sessions} 次，累计志愿服务时间 {c.hours} 小时。"
+            f"以上记录经{PLATFORM}记录并审核。",
+            body,
+        ),
+        Paragraph("特此证明。", body),
+        Spacer(1, 4 * mm),
+    ]
+
+    def table(head: str, rows: list[tuple[str, int]]) -> Table:
+        data = [[Paragraph(head, cell), Paragraph("服务时间（小时）", cell)]]
+        data += [[Paragraph(_escape(k), cell), hours_text(m)] for k, m in rows]
+        t = Table(data, colWidths=[120 * mm, 40 * mm])
+        t.setStyle(
+            TableStyle(
+                [
+                    ("FONT", (0, 0), (-1, -1), FONT, 10.5),
+                    ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#f1f3f5")),
+                    ("GRID", (0, 0), (-1, -1), 0.5, grey),
+                    ("ALIGN", (1, 1), (1, -1), "RIGHT"),
+                    ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                    ("TOPPADDING", (0, 0), (-1, -1), 2),
+                    ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+                ]
+            )
+        )
+        return t
+
+    story += [
+        table("服务类别", categories),
+        Spacer(1, 3 * mm),
+        table("主要服务活动", [(name or "其他活动", m) for name, m in s.activities]),
+        Spacer(1, 6 * mm),
+    ]
+    facts = []
+    if s.organisations:
+        facts.append(Paragraph(f"主要服务组织：{_escape('、'.join(s.organisations))}", base))
+    facts += [
+        Paragraph(f"记录单位：{ISSUER}", base),
+        Paragraph(f"出具日期：{_cn_date(c.issued_on)}", base),
+    ]
+    qr = [_qr(verify_url, 30 * mm), Paragraph("扫码核验", caption)]
+    bottom = Table([[facts, qr]], colWidths=[124 * mm, 36 * mm])
+    bottom.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "BOTTOM"),
+                ("ALIGN", (1, 0), (1, 0), "CENTER"),
+                ("LEFTPADDING", (0, 0), (0, 0), 0),
+            ]
+        )
+    )
+    story += [
+        bottom,
+        Spacer(1, 5 * mm),
+        Paragraph(
+            f"核验网址：{_escape(verify_url)}<br/>"
+            "核验页面仅显示证明编号、部分隐去的姓名、服务时间、出具单位和出具日期。"
+            "本证明依据《志愿服务记录与证明出具办法》出具；服务时间为出具之日已审核通过的"
+            "志愿服务记录合计（含更正），不含培训时间。",
+            small,
+        ),
+    ]
+
+    buffer = io.BytesIO()
+    doc = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=25 * mm,
+        rightMargin=25 * mm,
+        topMargin=22 * mm,
+        bottomMargin=18 * mm,
+        title=f"志愿服务证明 {c.number}",
+        author=ISSUER,
+        creator=ISSUER,
+    )
+
+    def frame(canvas, _doc) -> None:
+        canvas.saveState()
+        canvas.setStrokeColor(colors.HexColor("#962d22"))
+        canvas.setLineWidth(1.5)
+        canvas.rect(15 * mm, 12 * mm, A4[0] - 30 * mm, A4[1] - 24 * mm)
+        canvas.restoreState()
+
+    doc.build(story, onFirstPage=frame, onLaterPages=frame)
+    return buffer.getvalue()
