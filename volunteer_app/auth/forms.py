@@ -40,27 +40,42 @@ _CODE = {
 }
 
 
-class RegisterForm(FlaskForm):
-    """Step 2: the code from the SMS and a password."""
-
-    code = StringField(
+def _code_field() -> StringField:
+    return StringField(
         _l("Verification code"),
         validators=[DataRequired(_l("Please enter the 6-digit code from the SMS.")), Length(max=6)],
         render_kw=_CODE,
     )
+
+
+def _new_password_fields(label, repeat_label, missing, repeat_missing):
+    """A new password and its confirmation, with the rule shown under the first."""
     password = PasswordField(
-        _l("Password"),
-        validators=[DataRequired(_l("Please choose a password."))],
+        label,
+        validators=[DataRequired(missing)],
         description=_l("At least 8 characters, with letters and digits."),
         render_kw={"autocomplete": "new-password"},
     )
     confirm = PasswordField(
-        _l("Repeat password"),
+        repeat_label,
         validators=[
-            DataRequired(_l("Please repeat the password.")),
+            DataRequired(repeat_missing),
             EqualTo("password", _l("The two passwords do not match.")),
         ],
         render_kw={"autocomplete": "new-password"},
+    )
+    return password, confirm
+
+
+class RegisterForm(FlaskForm):
+    """Step 2: the code from the SMS and a password."""
+
+    code = _code_field()
+    password, confirm = _new_password_fields(
+        _l("Password"),
+        _l("Repeat password"),
+        _l("Please choose a password."),
+        _l("Please repeat the password."),
     )
     submit = SubmitField(_l("Create account"))
 
@@ -81,24 +96,12 @@ class LoginForm(FlaskForm):
 
 
 class ResetForm(FlaskForm):
-    code = StringField(
-        _l("Verification code"),
-        validators=[DataRequired(_l("Please enter the 6-digit code from the SMS.")), Length(max=6)],
-        render_kw=_CODE,
-    )
-    password = PasswordField(
+    code = _code_field()
+    password, confirm = _new_password_fields(
         _l("New password"),
-        validators=[DataRequired(_l("Please choose a new password."))],
-        description=_l("At least 8 characters, with letters and digits."),
-        render_kw={"autocomplete": "new-password"},
-    )
-    confirm = PasswordField(
         _l("Repeat new password"),
-        validators=[
-            DataRequired(_l("Please repeat the new password.")),
-            EqualTo("password", _l("The two passwords do not match.")),
-        ],
-        render_kw={"autocomplete": "new-password"},
+        _l("Please choose a new password."),
+        _l("Please repeat the new password."),
     )
     submit = SubmitField(_l("Set new password"))
 

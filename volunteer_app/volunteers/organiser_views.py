@@ -51,13 +51,13 @@ def search():
     )
 
 
-@bp.route("/volunteers/<int:user_id>")
-@role_required(*volunteers.SEARCH_ROLES)
-def detail(user_id: int):
+def _detail_page(user_id: int, *, full_phone: bool):
+    """The volunteer's record, masked; showing the full number is a separate, logged act."""
     profile = volunteers.load_for(current_user, user_id)
     if profile is None:
         abort(404)
-    audit.record("pii.view_profile", actor=current_user, ip=request.remote_addr, obj=profile.user)
+    action = "pii.view_phone" if full_phone else "pii.view_profile"
+    audit.record(action, actor=current_user, ip=request.remote_addr, obj=profile.user)
     db.session.commit()
     memberships = db.session.scalars(
         select(TeamMembership).where(
@@ -65,43 +65,30 @@ def detail(user_id: int):
             TeamMembership.status == MembershipStatus.APPROVED,
         )
     ).all()
+    today = local_today()
     return render_template(
         "volunteers/detail.html",
         profile=profile,
-        full_phone=None,
+        full_phone=profile.user.phone if full_phone else None,
         memberships=memberships,
         politics=POLITICAL_STATUS,
         skills=SKILLS,
-        minor=volunteers.is_minor(profile, local_today()),
-        age=profile.age_on(local_today()),
+        minor=volunteers.is_minor(profile, today),
+        age=profile.age_on(today),
     )
+
+
+@bp.route("/volunteers/<int:user_id>")
+@role_required(*volunteers.SEARCH_ROLES)
+def detail(user_id: int):
+    return _detail_page(user_id, full_phone=False)
 
 
 @bp.route("/volunteers/<int:user_id>/phone", methods=["POST"])
 @role_required(*volunteers.SEARCH_ROLES)
 def reveal_phone(user_id: int):
     """Show the full number once, for a call; the view is written to the audit log."""
-    profile = volunteers.load_for(current_user, user_id)
-    if profile is None:
-        abort(404)
-    audit.record("pii.view_phone", actor=current_user, ip=request.remote_addr, obj=profile.user)
-    db.session.commit()
-    memberships = db.session.scalars(
-        select(TeamMembership).where(
-            TeamMembership.user_id == user_id,
-            TeamMembership.status == MembershipStatus.APPROVED,
-        )
-    ).all()
-    return render_template(
-        "volunteers/detail.html",
-        profile=profile,
-        full_phone=profile.user.phone,
-        memberships=memberships,
-        politics=POLITICAL_STATUS,
-        skills=SKILLS,
-        minor=volunteers.is_minor(profile, local_today()),
-        age=profile.age_on(local_today()),
-    )
+    return _detail_page(user_id, full_phone=True)
 
 
 @bp.route("/volunteers/team-requests", methods=["GET", "POST"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -86,35 +87,45 @@ def me():
     )
 
 
-@bp.route("/me/identity", methods=["GET", "POST"])
-@login_required
-def step_identity():
-    profile = db.session.get(VolunteerProfile, current_user.id)
-    form = IdentityForm(
-        obj=None,
-        data={"real_name": profile.real_name, "id_type": profile.id_type.value}
-        if profile and profile.id_type
-        else None,
-    )
+def _step(key: str, form, save: Callable[[], object], **context):
+    """Show a registration step; on a valid submit save it and go to the next missing one."""
     if form.validate_on_submit():
         try:
-            volunteers.set_identity(
-                current_user,
-                form.real_name.data,
-                IdType(form.id_type.data),
-                form.id_number.data,
-                today=local_today(),
-                gender=Gender(form.gender.data) if form.gender.data else None,
-                birth_date=form.birth_date.data,
-                ip=request.remote_addr,
-            )
+            save()
         except ServiceError as error:
             db.session.rollback()
             form.form_errors.extend(error.messages)
         else:
             db.session.commit()
             return _next_step()
-    return render_template("volunteers/step_identity.html", form=form, **_step_context("identity"))
+    return render_template(
+        f"volunteers/step_{key}.html", form=form, **context, **_step_context(key)
+    )
+
+
+@bp.route("/me/identity", methods=["GET", "POST"])
+@login_required
+def step_identity():
+    profile = db.session.get(VolunteerProfile, current_user.id)
+    form = IdentityForm(
+        data={"real_name": profile.real_name, "id_type": profile.id_type.value}
+        if profile and profile.id_type
+        else None,
+    )
+    return _step(
+        "identity",
+        form,
+        lambda: volunteers.set_identity(
+            current_user,
+            form.real_name.data,
+            IdType(form.id_type.data),
+            form.id_number.data,
+            today=local_today(),
+            gender=Gender(form.gender.data) if form.gender.data else None,
+            birth_date=form.birth_date.data,
+            ip=request.remote_addr,
+        ),
+    )
 
 
 @bp.route("/me/residence", methods=["GET", "POST"])
@@ -124,18 +135,12 @@ def step_residence():
     form = ResidenceForm(
         data={"community": str(profile.community_id)} if profile and profile.community_id else None
     )
-    if form.validate_on_submit():
-        community = db.session.get(OrgUnit, int(form.community.data))
-        try:
-            volunteers.set_residence(current_user, community, now=utcnow())
-        except ServiceError as error:
-            db.session.rollback()
-            form.form_errors.extend(error.messages)
-        else:
-            db.session.commit()
-            return _next_step()
-    return render_template(
-        "volunteers/step_residence.html", form=form, **_step_context("residence")
+    return _step(
+        "residence",
+        form,
+        lambda: volunteers.set_residence(
+            current_user, db.session.get(OrgUnit, int(form.community.data)), now=utcnow()
+        ),
     )
 
 
@@ -150,19 +155,16 @@ def step_politics():
             "branch": str(profile.branch_id or ""),
         }
     form = PoliticsForm(data=data)
-    if form.validate_on_submit():
-        branch = db.session.get(OrgUnit, int(form.branch.data)) if form.branch.data else None
-        try:
-            volunteers.set_politics(
-                current_user, PoliticalStatus(form.political_status.data), branch, now=utcnow()
-            )
-        except ServiceError as error:
-            db.session.rollback()
-            form.form_errors.extend(error.messages)
-        else:
-            db.session.commit()
-            return _next_step()
-    return render_template("volunteers/step_politics.html", form=form, **_step_context("politics"))
+    return _step(
+        "politics",
+        form,
+        lambda: volunteers.set_politics(
+            current_user,
+            PoliticalStatus(form.political_status.data),
+            db.session.get(OrgUnit, int(form.branch.data)) if form.branch.data else None,
+            now=utcnow(),
+        ),
+    )
 
 
 @bp.route("/me/details", methods=["GET", "POST"])
@@ -179,23 +181,18 @@ def step_details():
             "emergency_phone": profile.emergency_phone,
         }
     form = DetailsForm(data=data)
-    if form.validate_on_submit():
-        try:
-            volunteers.set_details(
-                current_user,
-                skills=form.skills.data or [],
-                categories=form.categories.data or [],
-                availability=form.availability.data or [],
-                emergency_name=form.emergency_name.data,
-                emergency_phone=form.emergency_phone.data,
-            )
-        except ServiceError as error:
-            db.session.rollback()
-            form.form_errors.extend(error.messages)
-        else:
-            db.session.commit()
-            return _next_step()
-    return render_template("volunteers/step_details.html", form=form, **_step_context("details"))
+    return _step(
+        "details",
+        form,
+        lambda: volunteers.set_details(
+            current_user,
+            skills=form.skills.data or [],
+            categories=form.categories.data or [],
+            availability=form.availability.data or [],
+            emergency_name=form.emergency_name.data,
+            emergency_phone=form.emergency_phone.data,
+        ),
+    )
 
 
 @bp.route("/me/consent", methods=["GET", "POST"])
@@ -204,27 +201,21 @@ def step_consent():
     profile = db.session.get(VolunteerProfile, current_user.id)
     minor = bool(profile and volunteers.is_minor(profile, local_today()))
     form = ConsentForm()
-    if form.validate_on_submit():
-        try:
-            volunteers.give_consent(
-                current_user,
-                privacy=form.privacy.data,
-                sensitive=form.sensitive.data,
-                guardian_name=form.guardian_name.data or "",
-                guardian_phone=form.guardian_phone.data or "",
-                guardian_consent=form.guardian_consent.data,
-                now=utcnow(),
-                today=local_today(),
-                ip=request.remote_addr,
-            )
-        except ServiceError as error:
-            db.session.rollback()
-            form.form_errors.extend(error.messages)
-        else:
-            db.session.commit()
-            return _next_step()
-    return render_template(
-        "volunteers/step_consent.html", form=form, minor=minor, **_step_context("consent")
+    return _step(
+        "consent",
+        form,
+        lambda: volunteers.give_consent(
+            current_user,
+            privacy=form.privacy.data,
+            sensitive=form.sensitive.data,
+            guardian_name=form.guardian_name.data or "",
+            guardian_phone=form.guardian_phone.data or "",
+            guardian_consent=form.guardian_consent.data,
+            now=utcnow(),
+            today=local_today(),
+            ip=request.remote_addr,
+        ),
+        minor=minor,
     )
 
 
