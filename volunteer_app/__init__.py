@@ -34,6 +34,7 @@ def create_app(config: type[Config] | None = None, **overrides: Any) -> Flask:
         hops = int(app.config["PROXY_FIX"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     register_extensions(app)
+    register_converters(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_request_hooks(app)
@@ -135,6 +136,19 @@ def register_extensions(app: Flask) -> None:
     def load_user(user_id: str) -> User | None:
         user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
         return user if user is not None and user.active else None
+
+
+def register_converters(app: Flask) -> None:
+    """`<int:…>` in URLs stops at the largest id a database column holds, so an absurd id
+    is a plain 404 instead of an overflow inside the database driver."""
+    from werkzeug.routing import IntegerConverter
+
+    class IdConverter(IntegerConverter):
+        def __init__(self, url_map, *args, **kwargs):
+            kwargs.setdefault("max", 2**31 - 1)
+            super().__init__(url_map, *args, **kwargs)
+
+    app.url_map.converters["int"] = IdConverter
 
 
 def register_blueprints(app: Flask) -> None:

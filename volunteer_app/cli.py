@@ -158,6 +158,9 @@ def scheduler_run_job_command(name: str) -> None:
 
 
 def register(app: Flask) -> None:
+    from .backup import register as register_backup
+
+    register_backup(app)
     app.cli.add_command(seed_cli)
     app.cli.add_command(tallies_cli)
     app.cli.add_command(scheduler_cli)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from .extensions import db
@@ -60,6 +60,14 @@ def register(app: Flask) -> None:
         if code in (301, 302, 303, 307, 308):
             return error
         return render_error(code)
+
+    @app.errorhandler(DataError)
+    @app.errorhandler(OverflowError)
+    def out_of_range(error: Exception):
+        # A number no column can hold (an id or a page typed by hand): nothing is there.
+        db.session.rollback()
+        app.logger.info("value out of range: %s", error)
+        return render_error(404)
 
     @app.errorhandler(OperationalError)
     def database_busy(error: OperationalError):

@@ -29,10 +29,40 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
+#: The scanner API takes at most a 500-scan batch or one 2 MB camera frame; anything
+#: larger is refused (413) before it is read, whatever MAX_CONTENT_LENGTH allows forms.
+API_MAX_BYTES = 3 * 1024 * 1024
+
+
 def register(app: Flask) -> None:
+    # First of all, before the CSRF check reads a form body.
+    app.before_request_funcs.setdefault(None, []).insert(0, limit_api_body)
+    app.before_request(refuse_nul_bytes)
     app.before_request(take_write_lock)
     app.before_request(expire_idle_staff)
     app.after_request(security_headers)
+
+
+def limit_api_body() -> None:
+    """A tighter body limit for the JSON API (413 when exceeded)."""
+    if request.path.startswith("/api/"):
+        limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        request.max_content_length = min(limit, API_MAX_BYTES) if limit else API_MAX_BYTES
+
+
+def refuse_nul_bytes():
+    """A NUL character has no place in any field (PostgreSQL cannot even store it)."""
+    values = list(request.args.values())
+    if request.method in UNSAFE_METHODS and request.mimetype in (
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ):
+        values += list(request.form.values())
+    if any("\x00" in value for value in values):
+        from .errors import render_error
+
+        return render_error(400)
+    return None
 
 
 def take_write_lock() -> None:
@@ -66,9 +96,11 @@ def security_headers(response):
     response.headers["Referrer-Policy"] = "same-origin"
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Permissions-Policy"] = "camera=(self), microphone=(), geolocation=()"
+    response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
     if current_app.config.get("HSTS"):
         response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
-    if current_user.is_authenticated and response.mimetype == "text/html":
+    if current_user.is_authenticated and response.mimetype in ("text/html", "application/json"):
+        # Pages and API answers with personal data stay out of shared and browser caches.
         response.headers["Cache-Control"] = "no-store"
     response.vary.add("Cookie")
     return response

@@ -16,6 +16,7 @@ from .models import (
     Attendance,
     AuditLog,
     Notification,
+    ScanLog,
     Shift,
     Signup,
     SignupStatus,
@@ -219,8 +220,10 @@ def deliver_outbox(now: datetime, *, batch: int = 200) -> int:
 def purge_audit(now: datetime) -> int:
     """Delete audit rows older than the retention, which is never under 180 days."""
     days = max(int(current_app.config.get("AUDIT_RETENTION_DAYS", 365)), 180)
-    result = db.session.execute(delete(AuditLog).where(AuditLog.at < now - timedelta(days=days)))
-    return result.rowcount or 0
+    cutoff = now - timedelta(days=days)
+    result = db.session.execute(delete(AuditLog).where(AuditLog.at < cutoff))
+    scans = db.session.execute(delete(ScanLog).where(ScanLog.at < cutoff))
+    return (result.rowcount or 0) + (scans.rowcount or 0)
 
 
 def backup_sqlite(now: datetime) -> int:
@@ -240,6 +243,7 @@ def backup_sqlite(now: datetime) -> int:
     finally:
         copy.close()
         source.close()
+    Path(str(target) + ".part").chmod(0o600)  # it holds personal data
     Path(str(target) + ".part").rename(target)
     for old in sorted(folder.glob("volunteer-*.db"))[:-14]:
         old.unlink()

@@ -115,7 +115,9 @@ def scans(shift_id: int):
 @bp.route("/shifts/<int:shift_id>/walk-ins", methods=["POST"])
 def walk_in(shift_id: int):
     shift = _shift(shift_id)
-    payload = request.get_json(silent=True) or {}
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        payload = {}
     phone = accounts.normalise_phone(str(payload.get("phone", "")))
     volunteer = accounts.find_user(phone)
     if volunteer is None:
@@ -143,10 +145,11 @@ def decode():
     data = request.get_data(cache=False)
     if not data or len(data) > 2 * 1024 * 1024:
         return error("bad_image", _("Send one image of at most 2 MB."), 400)
+    Image.MAX_IMAGE_PIXELS = 40_000_000  # a phone frame is far smaller; refuse bombs early
     try:
         image = Image.open(io.BytesIO(data))
         image.thumbnail((1280, 1280))
         found = zxingcpp.read_barcodes(image.convert("L"))
-    except (UnidentifiedImageError, OSError, ValueError):
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError):
         return error("bad_image", _("The image could not be read."), 400)
     return jsonify(codes=[r.text for r in found if r.text])

@@ -445,8 +445,9 @@ class RepeatForm(FlaskForm):
             try:
                 parsed.append(date.fromisoformat(part))
             except ValueError:
+                # str(): a lazy string counts as safe HTML in templates; the value is not.
                 raise ValidationError(
-                    _l("“%(value)s” is not a date like 2026-05-09.", value=part)
+                    str(_l("“%(value)s” is not a date like 2026-05-09.", value=part))
                 ) from None
         self.parsed_dates = parsed
 

@@ -449,7 +449,7 @@ def sync(
             method = ScanMethod.MANUAL
         try:
             signup_id = int(signup_id) if signup_id is not None else None
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             signup_id = None
         result = scan(
             actor,

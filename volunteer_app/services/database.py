@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 
 from ..extensions import db
 
-
 #: Off only while migrations run: SQLite's batch mode copies and drops tables that other
 #: tables reference, which enforced foreign keys would refuse.
 SQLITE_FOREIGN_KEYS = {"on": True}

@@ -132,6 +132,9 @@ def _check_shift(fields: ShiftFields, *, taken: int = 0) -> list[str]:
     problems = []
     if not fields.post.strip():
         problems.append(str(_l("Please name the post.")))
+    if not (2000 <= fields.starts_at.year <= 2100 and 2000 <= fields.ends_at.year <= 2100):
+        problems.append(str(_l("Please choose a date between 2000 and 2100.")))
+        return problems
     if fields.ends_at <= fields.starts_at:
         problems.append(str(_l("The shift must end after it starts.")))
     elif fields.ends_at - fields.starts_at > timedelta(hours=24):
@@ -346,6 +349,8 @@ def copy_event(
 ) -> Event:
     """A new draft with the same details and its shifts moved by `offset`."""
     require_organiser(actor, event.host)
+    if abs(offset) > timedelta(days=3650):
+        raise ServiceError(_l("Please choose a date between 2000 and 2100."))
     new = Event(
         host_id=event.host_id,
         created_by_id=actor.id,
