@@ -164,7 +164,6 @@ EXPECT: dict[str, dict[str, tuple]] = {
     "organise.message_shift": {"GET": ORG_OBJECT, "POST": ORG_OBJECT_POST_BAD},
     "organise.message_event": {"GET": ORG_OBJECT, "POST": ORG_OBJECT_POST_BAD},
     "organise.messages_log": {"GET": ORG_PAGE},
-    "organise.sheet_css": {"GET": PUBLIC},
     # ------------------------------------------------------------ check-in
     "checkin.my_qr": {"GET": MINE},
     "checkin.my_qr_svg": {"GET": MINE},

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
@@ -23,11 +23,10 @@ from ..models import (
     Role,
     Shift,
     Signup,
-    SignupStatus,
     VolunteerProfile,
 )
 from ..permissions import load_in_scope, role_required
-from ..services import ServiceError, signups, volunteers
+from ..services import ServiceError, rosters, signups, volunteers
 from ..services import events as event_service
 from ..services.scope import path_filter
 from ..services.signups import ACTIVE
@@ -344,43 +343,21 @@ def organise_cancel_shift(shift_id: int):
 
 # ---------------------------------------------------------------- the roster
 
-_ORDER = {
-    SignupStatus.CONFIRMED: 0,
-    SignupStatus.ATTENDED: 0,
-    SignupStatus.NO_SHOW: 0,
-    SignupStatus.WAITLISTED: 1,
-    SignupStatus.CANCELLED: 2,
-}
-
 
 def _roster(shift: Shift, add: AddVolunteerForm | None = None):
-    rows = db.session.scalars(
-        select(Signup)
-        .where(Signup.shift_id == shift.id)
-        .options(joinedload(Signup.user))
-        .order_by(Signup.queued_at, Signup.id)
-    ).all()
-    rows = sorted(rows, key=lambda s: _ORDER[s.status])
-    profiles = {
-        p.user_id: p
-        for p in db.session.scalars(
-            select(VolunteerProfile)
-            .where(VolunteerProfile.user_id.in_([s.user_id for s in rows]))
-            .options(joinedload(VolunteerProfile.community))
-        )
-    }
-    positions = {s.id: signups.waitlist_position(s) for s in rows}
+    """Adding and removing volunteers; the rows come from services.rosters in a fixed
+    number of queries (the full roster, sign-in sheet and exports are in the workspace)."""
+    roster = rosters.shift_roster(shift, per_page=None)
     return render_template(
         "events/organise/roster.html",
         shift=shift,
         event=shift.event,
-        rows=rows,
-        profiles=profiles,
-        positions=positions,
+        rows=roster.rows,
         form=add or AddVolunteerForm(prefix="add", formdata=None),
         remove=RemoveForm(prefix="remove", formdata=None),
         active=ACTIVE,
         signup_labels=SIGNUP_LABELS,
+        workspace="organise.shift_roster" in current_app.view_functions,
     )
 
 

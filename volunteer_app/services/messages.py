@@ -1,0 +1,200 @@
+"""Organisers message the volunteers signed up for a shift or an event.
+
+A message goes out through services.notify.fan_out: in-app always, SMS and e-mail as each
+volunteer chose. Its id (made when the organiser previews it) is part of every outbox
+key, so sending the same message twice reaches nobody twice. What was sent is kept in
+the audit log ("message.send", detail {text, scope, count}); no table of its own.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import String, cast, func, select
+
+from ..extensions import db
+from ..models import AuditLog, Event, OrgUnit, Role, Shift, Signup, SignupStatus, User
+from ..timeutil import to_local
+from . import ServiceError, audit, notify
+from .scope import covers, path_filter
+
+TEMPLATE = "organiser_message"
+ACTION = "message.send"
+#: Longest message an organiser may write (an SMS body stays within the outbox's 1000).
+MAX_LENGTH = 300
+#: Who receives a message: everyone signed up and not cancelled, waitlist included, and
+#: those already checked in (a message during the shift); not those marked absent.
+RECIPIENT_STATUSES = (SignupStatus.CONFIRMED, SignupStatus.WAITLISTED, SignupStatus.ATTENDED)
+_MESSAGE_ID = re.compile(r"^[0-9a-f]{16,32}$")
+
+
+def _organiser_message(p: dict) -> str:
+    if p.get("post"):
+        return _(
+            "Message from %(org)s about %(event)s (%(post)s): %(text)s",
+            org=p["org"],
+            event=p["event"],
+            post=p["post"],
+            text=p["text"],
+        )
+    return _(
+        "Message from %(org)s about %(event)s: %(text)s",
+        org=p["org"],
+        event=p["event"],
+        text=p["text"],
+    )
+
+
+notify.TEMPLATES[TEMPLATE] = _organiser_message
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who a message goes to: the volunteers of one shift, or of every shift of an event."""
+
+    event: Event
+    shift: Shift | None = None
+
+    @property
+    def kind(self) -> str:
+        return "shift" if self.shift is not None else "event"
+
+    def scope(self) -> dict:
+        when = self.shift.starts_at if self.shift is not None else self.event.starts_at
+        return {
+            "kind": self.kind,
+            "event_id": self.event.id,
+            "shift_id": self.shift.id if self.shift is not None else None,
+            "event": self.event.title,
+            "post": self.shift.post if self.shift is not None else "",
+            "starts_at": to_local(when).strftime("%Y-%m-%d %H:%M") if when else "",
+        }
+
+    def signups(self):
+        """The condition on Signup for this audience's recipients."""
+        if self.shift is not None:
+            where = Signup.shift_id == self.shift.id
+        else:
+            where = Signup.shift_id.in_(select(Shift.id).where(Shift.event_id == self.event.id))
+        return where & Signup.status.in_(RECIPIENT_STATUSES)
+
+
+def new_message_id() -> str:
+    """The id a message keeps from its preview to its sending."""
+    return secrets.token_hex(8)
+
+
+def valid_id(message_id: str | None) -> bool:
+    return bool(_MESSAGE_ID.match(message_id or ""))
+
+
+def recipients(audience: Audience) -> list[User]:
+    """Each volunteer once, even when signed up for several shifts of the event."""
+    ids = select(Signup.user_id).where(audience.signups())
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(User.id.in_(ids), User.deleted_at.is_(None), User.active.is_(True))
+            .order_by(User.id)
+        )
+    )
+
+
+def recipient_count(audience: Audience) -> int:
+    ids = select(Signup.user_id).where(audience.signups())
+    return int(
+        db.session.scalar(
+            select(func.count())
+            .select_from(User)
+            .where(User.id.in_(ids), User.deleted_at.is_(None), User.active.is_(True))
+        )
+        or 0
+    )
+
+
+def payload(audience: Audience, text: str) -> dict:
+    return {
+        "org": audience.event.host.name,
+        "event": audience.event.title,
+        "post": audience.shift.post if audience.shift is not None else "",
+        "text": text.strip(),
+    }
+
+
+def preview(audience: Audience, text: str, locale: str) -> str:
+    """The message as a volunteer reading `locale` will see it."""
+    return notify.render(TEMPLATE, payload(audience, text), locale)
+
+
+def problems(actor: User, audience: Audience, text: str, message_id: str) -> list[str]:
+    found = []
+    if not covers(actor, audience.event.host, [Role.ORGANISER]):
+        found.append(str(_l("You may not message the volunteers of this event.")))
+    if not text.strip():
+        found.append(str(_l("Please write the message.")))
+    if len(text.strip()) > MAX_LENGTH:
+        found.append(str(_l("The message is too long: at most %(n)d characters.", n=MAX_LENGTH)))
+    if not valid_id(message_id):
+        found.append(str(_l("Please preview the message before sending it.")))
+    return found
+
+
+def send(
+    actor: User,
+    audience: Audience,
+    text: str,
+    message_id: str,
+    *,
+    now: datetime,
+    ip: str | None = None,
+) -> int:
+    """Queue the message for every recipient; returns how many were reached this time.
+    Sending the same message id again reaches nobody twice (and is not logged again)."""
+    found = problems(actor, audience, text, message_id)
+    if found:
+        raise ServiceError(found)
+    text = text.strip()
+    body = payload(audience, text)
+    reached = 0
+    for user in recipients(audience):
+        created = notify.fan_out(
+            TEMPLATE, user, body, dedupe_key=f"msg:{message_id}:{user.id}", now=now
+        )
+        if created:
+            reached += 1
+    if reached:
+        audit.record(
+            ACTION,
+            actor=actor,
+            ip=ip,
+            obj=audience.event,
+            text=text,
+            scope=audience.scope(),
+            count=reached,
+            message_id=message_id,
+        )
+    return reached
+
+
+def sent_log(actor: User):
+    """The query of "message.send" audit rows for events in the actor's organiser scope,
+    newest first."""
+    events_in_scope = (
+        select(cast(Event.id, String))
+        .join(OrgUnit, OrgUnit.id == Event.host_id)
+        .where(path_filter(OrgUnit.path, actor, [Role.ORGANISER]))
+    )
+    return (
+        select(AuditLog)
+        .where(
+            AuditLog.action == ACTION,
+            AuditLog.object_type == "Event",
+            AuditLog.object_id.in_(events_in_scope),
+        )
+        .order_by(AuditLog.id.desc())
+    )
