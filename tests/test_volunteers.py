@@ -290,7 +290,7 @@ identity_fields = st.fixed_dictionaries(
 def test_no_identity_input_gives_a_server_error(login_as, fields):
     client, _ = login_as(None)
     response = Auth(client).post("/me/identity", fields)
-    assert response.status_code in (200, 302)
+    assert response.status_code in (200, 302, 400)  # 400: a NUL byte, refused outright
 
 
 @settings(
@@ -303,5 +303,5 @@ def test_no_registration_input_gives_a_server_error(app, phone):
 
     token = csrf_token(client, "/auth/register")
     response = client.post("/auth/register", data={"csrf_token": token, "phone": phone})
-    assert response.status_code in (200, 302)
+    assert response.status_code in (200, 302, 400)  # 400: a NUL byte, refused outright
     assert db.session.scalar(select(func.count()).select_from(User)) >= 0
