@@ -183,7 +183,11 @@ def brute_force(records, profiles, nodes, dim, node, period, category=None, poli
     volunteers = registered = new = 0
     if dim != "host":
         if not category:
-            volunteers = len({user for (user, _m), total in person_month.items() if total > 0})
+            # Served: net approved minutes over the whole period are positive.
+            per_user = defaultdict(int)
+            for (user, _m), total in person_month.items():
+                per_user[user] += total
+            volunteers = sum(1 for total in per_user.values() if total > 0)
         start = from_local(datetime.combine(period.start_date, datetime.min.time()))
         end = from_local(datetime.combine(period.end_date, datetime.min.time()))
         for profile, created in profiles:

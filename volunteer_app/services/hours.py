@@ -373,6 +373,22 @@ _PERSON_SQL = _upsert_sql(
 )
 
 
+def period_keys(day: date) -> tuple[int, int, int]:
+    """The tally_people period keys a day belongs to: its month (yyyymm), its quarter
+    (yyyy2q: 21…24) and its year (yyyy00). Whole quarters and years are then one row per
+    volunteer, so "volunteers who served" is a count, not a DISTINCT over months."""
+    return (
+        day.year * 100 + day.month,
+        day.year * 100 + 20 + (day.month - 1) // 3 + 1,
+        day.year * 100,
+    )
+
+
+def is_month_key(column):
+    """Rows of tally_people that are single months (not quarter or year totals)."""
+    return (column % 100).between(1, 12)
+
+
 def apply_to_tallies(record: ServiceRecord) -> None:
     """Add an approved record to every tally cell on its paths (one statement per cell,
     an upsert on both databases)."""
@@ -393,15 +409,16 @@ def apply_to_tallies(record: ServiceRecord) -> None:
                 }
             )
             if dim != "host":
-                people.append(
+                people.extend(
                     {
                         "dim": dim,
                         "node_id": node_id,
-                        "month": month,
+                        "month": key,
                         "user_id": record.user_id,
                         "political": record.political_status,
                         "minutes": record.minutes,
                     }
+                    for key in period_keys(record.service_date)
                 )
     if cells:
         db.session.execute(text(_CELL_SQL), cells)
@@ -460,14 +477,31 @@ def _cells_select(dim: str, dialect: str) -> str:
     )
 
 
+def _period_sql(dialect: str, kind: str) -> str:
+    """SQL for the period key of r.service_date (see period_keys)."""
+    if dialect == "sqlite":
+        year = "CAST(strftime('%Y', r.service_date) AS INTEGER)"
+        month = "CAST(strftime('%m', r.service_date) AS INTEGER)"
+    else:
+        year = "CAST(EXTRACT(YEAR FROM r.service_date) AS INTEGER)"
+        month = "CAST(EXTRACT(MONTH FROM r.service_date) AS INTEGER)"
+    if kind == "month":
+        return f"({year} * 100 + {month})"
+    if kind == "quarter":
+        return f"({year} * 100 + 20 + ({month} - 1) / 3 + 1)"
+    return f"({year} * 100)"
+
+
 def _people_select(dim: str, dialect: str) -> str:
     column = _DIMENSION_COLUMNS[dim]
-    return (
-        f"SELECT '{dim}' AS dim, np.ancestor_id AS node_id, {_month_sql(dialect)} AS month, "  # noqa: S608
+    return " UNION ALL ".join(
+        f"SELECT '{dim}' AS dim, np.ancestor_id AS node_id, "  # noqa: S608 - constant names
+        f"{_period_sql(dialect, kind)} AS month, "
         "r.user_id AS user_id, MIN(r.political_status) AS political, SUM(r.minutes) AS minutes "
         f"FROM service_records r JOIN tally_node_paths np ON np.node_id = r.{column} "
         "WHERE r.status = 'approved' "
-        "GROUP BY np.ancestor_id, month, r.user_id"
+        f"GROUP BY np.ancestor_id, {_period_sql(dialect, kind)}, r.user_id"
+        for kind in ("month", "quarter", "year")
     )
 
 

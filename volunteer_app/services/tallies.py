@@ -22,7 +22,7 @@ from ..models import (
     VolunteerProfile,
 )
 from ..timeutil import from_local
-from .hours import STAR_HOURS
+from .hours import STAR_HOURS, is_month_key
 
 DIMENSIONS = ("area", "party", "host")
 
@@ -68,6 +68,21 @@ def period_for(
     if kind == "custom" and start and end and start <= end:
         return Period(start.year * 100 + start.month, end.year * 100 + end.month, "custom")
     return Period(today.year * 100 + 1, today.year * 100 + 12, "year")
+
+
+def whole_period_key(period: Period) -> int | None:
+    """The tally_people key covering exactly this period, if there is one."""
+    year, first_month = divmod(period.first, 100)
+    last_year, last_month = divmod(period.last, 100)
+    if year != last_year:
+        return None
+    if first_month == last_month:
+        return period.first
+    if first_month == 1 and last_month == 12:
+        return year * 100
+    if last_month == first_month + 2 and first_month in (1, 4, 7, 10):
+        return year * 100 + 20 + (first_month - 1) // 3 + 1
+    return None
 
 
 def quarter_period(year: int, quarter: int) -> Period:
@@ -122,16 +137,41 @@ def figures(
         out[node_id].minutes = int(minutes or 0)
         out[node_id].sessions = int(sessions or 0)
     if dim != "host" and not category:
-        people = select(TallyPerson.node_id, func.count(func.distinct(TallyPerson.user_id))).where(
-            TallyPerson.dim == dim,
-            TallyPerson.node_id.in_(node_ids),
-            TallyPerson.month.between(period.first, period.last),
-            TallyPerson.minutes > 0,
-        )
-        if political:
-            people = people.where(TallyPerson.political == political)
-        for node_id, count in db.session.execute(people.group_by(TallyPerson.node_id)):
-            out[node_id].volunteers = int(count)
+        key = whole_period_key(period)
+        if key is not None:
+            # A whole month, quarter or year has one row per volunteer: a plain count.
+            people = select(TallyPerson.node_id, func.count()).where(
+                TallyPerson.dim == dim,
+                TallyPerson.node_id.in_(node_ids),
+                TallyPerson.month == key,
+                TallyPerson.minutes > 0,
+            )
+        else:
+            # Any other range: volunteers whose net approved minutes over its months are
+            # positive, counted per node.
+            per_user = (
+                select(TallyPerson.node_id.label("node_id"), TallyPerson.user_id)
+                .where(
+                    TallyPerson.dim == dim,
+                    TallyPerson.node_id.in_(node_ids),
+                    TallyPerson.month.between(period.first, period.last),
+                    is_month_key(TallyPerson.month),
+                )
+                .group_by(TallyPerson.node_id, TallyPerson.user_id)
+                .having(func.sum(TallyPerson.minutes) > 0)
+            )
+            if political:
+                per_user = per_user.where(TallyPerson.political == political)
+            served = per_user.subquery()
+            people = select(served.c.node_id, func.count()).group_by(served.c.node_id)
+            for node_id, count in db.session.execute(people):
+                out[node_id].volunteers = int(count)
+            people = None
+        if people is not None:
+            if political:
+                people = people.where(TallyPerson.political == political)
+            for node_id, count in db.session.execute(people.group_by(TallyPerson.node_id)):
+                out[node_id].volunteers = int(count)
     if dim != "host":
         _registrations(dim, node_ids, period, political, out)
     return out

@@ -20,6 +20,7 @@ from ..extensions import db
 from ..models import OrgKind, OrgLevel, OrgUnit, Role, TallyPerson, User, VolunteerProfile
 from ..permissions import load_in_scope, role_required
 from ..services import audit, charts, exports, tallies, volunteers
+from ..services.hours import is_month_key
 from ..services.scope import covers, grant_nodes
 from ..services.tallies import Figures, Period
 from ..timeutil import local_today
@@ -229,6 +230,7 @@ def _people_minutes(dim: str, node: OrgUnit, period: Period, user_ids: list[int]
             TallyPerson.dim == dim,
             TallyPerson.node_id == node.id,
             TallyPerson.month.between(period.first, period.last),
+            is_month_key(TallyPerson.month),
         )
         .group_by(TallyPerson.user_id)
     )
