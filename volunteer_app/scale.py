@@ -312,6 +312,16 @@ def seed_scale(
     timings["ledger"] = time.perf_counter() - phase
     echo(f"  {records} ledger rows in {timings['ledger']:.1f}s")
 
+    if _is_pg():
+        # The bulk inserts gave explicit ids: move the sequences past them.
+        for table in ("users", "events", "shifts", "service_records"):
+            db.session.execute(
+                text(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608
+                    f"COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
+                )
+            )
+        db.session.commit()
     phase = time.perf_counter()
     # Fresh statistics for the planner after millions of new rows.
     db.session.execute(text("ANALYZE"))

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -612,21 +612,23 @@ def credited_minutes(
 
 
 def counts(shift: Shift) -> dict[str, int]:
-    """Expected, in, out and missing for the scanner page's live counts."""
-    rows = db.session.execute(
-        select(Signup.status, Attendance.checked_in_at, Attendance.checked_out_at)
+    """Expected, in, out and missing for the scanner page's live counts (one row)."""
+    expected, checked_in, checked_out = db.session.execute(
+        select(
+            func.count(Signup.id),
+            func.count(Attendance.id) - func.count(Attendance.checked_out_at),
+            func.count(Attendance.checked_out_at),
+        )
+        .select_from(Signup)
         .outerjoin(Attendance, Attendance.signup_id == Signup.id)
         .where(
             Signup.shift_id == shift.id,
             Signup.status.in_([SignupStatus.CONFIRMED, SignupStatus.ATTENDED]),
         )
-    ).all()
-    expected = len(rows)
-    checked_in = sum(1 for _s, i, o in rows if i is not None and o is None)
-    checked_out = sum(1 for _s, _i, o in rows if o is not None)
+    ).one()
     return {
-        "expected": expected,
-        "in": checked_in,
-        "out": checked_out,
-        "missing": expected - checked_in - checked_out,
+        "expected": int(expected),
+        "in": int(checked_in),
+        "out": int(checked_out),
+        "missing": int(expected) - int(checked_in) - int(checked_out),
     }

@@ -236,7 +236,6 @@ def sign_up(
         # The same volunteer in two requests at once: the unique index keeps one. The
         # caller rolls back, which also returns the place this request claimed.
         raise ServiceError(_l("You have already signed up for this shift.")) from None
-    db.session.refresh(shift)
     position = waitlist_position(signup) if status is SignupStatus.WAITLISTED else None
     return SignupResult(signup, position)
 
