@@ -8,11 +8,13 @@ FLASK := APP_CONFIG=development $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint i18n screenshots clean help
+.PHONY: run test lint i18n screenshots clean help bench bench-quick
 
 help:
 	@echo "make run    set up .venv, migrate and seed the SQLite database, serve on http://$(HOST):$(PORT)"
 	@echo "make test   set up the dev dependencies, run ruff and the whole pytest suite"
+	@echo "make bench  the benchmarks at district scale (SQLite and PostgreSQL); writes docs/performance.md"
+	@echo "make bench-quick  the same pipeline on small data (CI): exits 0 on a missed target"
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed (none found on PATH)." >&2; exit 1; }
@@ -45,6 +47,13 @@ lint: $(VENV)/.dev
 i18n: $(VENV)/.dev
 	$(BIN)/python tools/i18n.py update
 	$(BIN)/python tools/i18n.py check
+
+# Benchmarks (bench/run.py): gunicorn + wrk against a scale database of the bench's own.
+bench: $(VENV)/.runtime
+	$(BIN)/python bench/run.py --mode full $(BENCH_ARGS)
+
+bench-quick: $(VENV)/.runtime
+	$(BIN)/python bench/run.py --mode quick $(BENCH_ARGS)
 
 screenshots: $(VENV)/.dev
 	$(BIN)/python -m pytest tests/browser -q -p no:randomly --screenshots
