@@ -180,35 +180,43 @@ def figures(
 def _registrations(
     dim: str, node_ids: list[int], period: Period, political: str | None, out: dict[int, Figures]
 ) -> None:
-    nodes = db.session.scalars(select(OrgUnit).where(OrgUnit.id.in_(node_ids))).all()
+    """Registered volunteers (and new ones in the period) per node: one grouped count over
+    the volunteers' communities (or branches), rolled up the tree in Python."""
     column = VolunteerProfile.community_id if dim == "area" else VolunteerProfile.branch_id
     start = from_local(datetime.combine(period.start_date, time()))
     end = from_local(datetime.combine(period.end_date, time()))
-    for node in nodes:
-        below = select(OrgUnit.id).where(OrgUnit.path.startswith(node.path, autoescape=True))
-        query = (
-            select(
-                func.count(),
-                func.coalesce(
-                    func.sum(
-                        case((and_(User.created_at >= start, User.created_at < end), 1), else_=0)
-                    ),
-                    0,
-                ),
-            )
-            .select_from(VolunteerProfile)
-            .join(User, User.id == VolunteerProfile.user_id)
-            .where(
-                column.in_(below),
-                User.deleted_at.is_(None),
-                VolunteerProfile.consented_at.is_not(None),
-            )
+    query = (
+        select(
+            column,
+            func.count(),
+            func.coalesce(
+                func.sum(case((and_(User.created_at >= start, User.created_at < end), 1), else_=0)),
+                0,
+            ),
         )
-        if political:
-            query = query.where(VolunteerProfile.political_status == political)
-        registered, new = db.session.execute(query).one()
-        out[node.id].registered = int(registered)
-        out[node.id].new_registrations = int(new)
+        .select_from(VolunteerProfile)
+        .join(User, User.id == VolunteerProfile.user_id)
+        .where(
+            column.is_not(None),
+            User.deleted_at.is_(None),
+            VolunteerProfile.consented_at.is_not(None),
+        )
+        .group_by(column)
+    )
+    if political:
+        query = query.where(VolunteerProfile.political_status == political)
+    leaves = {leaf: (int(n), int(new)) for leaf, n, new in db.session.execute(query)}
+    if not leaves:
+        return
+    wanted = set(node_ids)
+    for leaf_id, path in db.session.execute(
+        select(OrgUnit.id, OrgUnit.path).where(OrgUnit.id.in_(leaves))
+    ):
+        registered, new = leaves[leaf_id]
+        for ancestor in (int(p) for p in path.strip("/").split("/") if p):
+            if ancestor in wanted:
+                out[ancestor].registered += registered
+                out[ancestor].new_registrations += new
 
 
 def children(node: OrgUnit, dim: str) -> list[OrgUnit]:
