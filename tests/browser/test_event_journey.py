@@ -51,6 +51,15 @@ def _publish_event(page) -> str:
     shift.locator("[name=shift-waitlist_limit]").fill("2")
     shift.locator("[type=submit]").click()
     expect(page.locator("[data-testid=shifts]")).to_contain_text("清扫组")
+    # A second shift in the afternoon (journey 4: an event with two shifts).
+    shift = page.locator("[data-testid=shift-form]")
+    shift.locator("[name=shift-post]").fill("宣传组")
+    shift.locator("[name=shift-day]").fill(tomorrow.isoformat())
+    shift.locator("[name=shift-start]").fill("14:00")
+    shift.locator("[name=shift-end]").fill("16:00")
+    shift.locator("[name=shift-capacity]").fill("5")
+    shift.locator("[type=submit]").click()
+    expect(page.locator("[data-testid=shifts]")).to_contain_text("宣传组")
     page.locator("[data-testid=publish]").click()
     expect(page.locator("[data-testid=publish]")).to_have_count(0)
     return manage_url
@@ -76,13 +85,14 @@ def test_a_full_shift_waitlists_and_promotes_on_cancellation(
     _open_event(first)
     shot(first, "event-phone")
     assert_accessible(first)
-    first.locator("[data-testid=signup]").click()
+    first.locator("[data-testid=shift]", has_text="清扫组").locator("[data-testid=signup]").click()
     expect(first.locator("[data-testid=my-status]")).to_contain_text("已报名")
 
     login(second, second_phone)
     _open_event(second)
-    expect(second.locator("[data-testid=places-left]")).to_contain_text("已满")
-    second.locator("[data-testid=signup]").click()  # "join the waitlist"
+    morning = second.locator("[data-testid=shift]", has_text="清扫组")
+    expect(morning.locator("[data-testid=places-left]")).to_contain_text("已满")
+    morning.locator("[data-testid=signup]").click()  # "join the waitlist"
     expect(second.locator("[data-testid=my-status]")).to_contain_text("候补第 1 位")
 
     first.goto("/my/shifts")
