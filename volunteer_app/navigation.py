@@ -87,10 +87,11 @@ def register(app: Flask) -> None:
     @app.context_processor
     def inject() -> dict:
         locale = str(get_locale() or app.config["BABEL_DEFAULT_LOCALE"])
+        nav = visible_nav()  # once per page: the three lists below share it
         return {
-            "nav_items": visible_nav(),
-            "nav_personal": [i for i in visible_nav() if not i.is_work],
-            "nav_work": [i for i in visible_nav() if i.is_work],
+            "nav_items": nav,
+            "nav_personal": [i for i in nav if not i.is_work],
+            "nav_work": [i for i in nav if i.is_work],
             "languages": app.config["LANGUAGES"],
             "current_locale": locale,
             "html_lang": "zh-CN" if locale.startswith("zh") else locale,

@@ -235,6 +235,27 @@ def add_manual(
     return record
 
 
+#: What a correction takes over from the record it corrects: the volunteer, the Art 7 fields
+#: and the attribution snapshot, so it is counted exactly where the original was.
+_CORRECTION_COPIES = (
+    "user_id",
+    "shift_id",
+    "event_id",
+    "activity",
+    "service_date",
+    "place",
+    "content",
+    "organisation",
+    "lead_name",
+    "community_id",
+    "branch_id",
+    "host_id",
+    "service_area_id",
+    "category",
+    "political_status",
+)
+
+
 def add_correction(
     actor: User, original: ServiceRecord, delta_minutes: int, reason: str, *, ip: str | None = None
 ) -> ServiceRecord:
@@ -250,26 +271,12 @@ def add_correction(
     if approved_minutes_of(original) + delta_minutes < 0:
         raise ServiceError(_l("A correction cannot make the record's time negative."))
     record = ServiceRecord(
-        user_id=original.user_id,
         kind=RecordKind.CORRECTION,
-        shift_id=original.shift_id,
-        event_id=original.event_id,
         corrects_id=original.id,
-        activity=original.activity,
-        service_date=original.service_date,
-        place=original.place,
-        content=original.content,
         minutes=delta_minutes,
-        organisation=original.organisation,
-        lead_name=original.lead_name,
-        community_id=original.community_id,
-        branch_id=original.branch_id,
-        host_id=original.host_id,
-        service_area_id=original.service_area_id,
-        category=original.category,
-        political_status=original.political_status,
         reason=reason[:300],
         created_by_id=actor.id,
+        **{name: getattr(original, name) for name in _CORRECTION_COPIES},
     )
     db.session.add(record)
     db.session.flush()
