@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import date, timedelta
 
 import pytest
+from concurrency import run_concurrently as _concurrently
 from sqlalchemy import func, select
 
 from volunteer_app.extensions import db
@@ -21,7 +21,6 @@ from volunteer_app.models import (
 )
 from volunteer_app.models.volunteers import MembershipStatus
 from volunteer_app.services import ServiceError, orgs, signups
-from volunteer_app.services.database import begin_write
 from volunteer_app.timeutil import local_today, utcnow
 
 
@@ -46,43 +45,6 @@ def assert_counters_match(shift_id: int) -> None:
 
 
 # ---------------------------------------------------------------- concurrency
-
-
-def _concurrently(app, jobs):
-    """Run each job in its own thread, app context, session and connection, all released
-    at once; returns (results, unexpected errors)."""
-    barrier = threading.Barrier(len(jobs))
-    results, errors = [], []
-    lock = threading.Lock()
-
-    def run(job):
-        with app.app_context():
-            try:
-                barrier.wait()
-                begin_write()
-                outcome = job()
-                db.session.commit()
-            except ServiceError as refused:
-                db.session.rollback()
-                outcome = ("refused", refused.messages)
-            except Exception as error:
-                db.session.rollback()
-                with lock:
-                    errors.append(repr(error))
-                return
-            finally:
-                db.session.remove()
-            with lock:
-                results.append(outcome)
-
-    db.session.commit()  # the test's own transaction must not hold a snapshot or a lock
-    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    db.session.commit()  # read what the threads committed
-    return results, errors
 
 
 def test_sixty_concurrent_signups_never_overbook_a_ten_place_shift(app, make_event, make_volunteer):

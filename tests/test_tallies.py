@@ -8,6 +8,7 @@ from collections import defaultdict
 from datetime import date, datetime
 
 import pytest
+from concurrency import run_concurrently
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, event, select, update
@@ -23,6 +24,7 @@ from volunteer_app.models import (
     ServiceRecord,
     TallyCell,
     TallyPerson,
+    TallyServed,
     User,
     VolunteerProfile,
 )
@@ -89,6 +91,7 @@ def approved(
 def reset_ledger() -> None:
     db.session.execute(delete(TallyCell))
     db.session.execute(delete(TallyPerson))
+    db.session.execute(delete(TallyServed))
     db.session.execute(update(ServiceRecord).values(corrects_id=None))
     db.session.execute(delete(ServiceRecord))
     db.session.execute(update(VolunteerProfile).values(approved_minutes=0))
@@ -347,6 +350,45 @@ def test_verify_tallies_after_random_approvals_corrections_and_rejections(
             assert totals[user.id] == hours.approved_minutes(user.id)
 
     check()
+
+
+def test_concurrent_approvals_of_one_volunteer_count_them_once_as_served(
+    app, tree, people, make_user
+):
+    organiser = make_user(Role.ORGANISER, tree.district)
+    volunteer = people[0]
+    records = [
+        hours.add_manual(
+            organiser,
+            volunteer,
+            host=tree.town_a,
+            activity="补录",
+            service_date=date(2026, 3, 2 + i),
+            minutes=60,
+            place="",
+            content="",
+            category="env_sanitation",
+            reason="线下服务",
+            today=date(2026, 12, 31),
+        ).id
+        for i in range(6)
+    ]
+    db.session.commit()
+
+    def job_for(record_id):
+        def job():
+            record = db.session.get(ServiceRecord, record_id)
+            return hours.decide(db.session.get(User, organiser.id), [record], True, now=utcnow())
+
+        return job
+
+    results, errors = run_concurrently(app, [job_for(r) for r in records])
+    assert errors == []
+    assert sorted(results) == [1] * 6
+    assert hours.verify_tallies() == []
+    for period in (Period(202603, 202603, "month"), quarter_period(2026, 1), PERIODS[2]):
+        got = tallies.figures("area", [tree.district.id], period)[tree.district.id]
+        assert (got.volunteers, got.minutes) == (1, 360)
 
 
 def test_a_registration_on_the_boundary_counts_in_one_period_only(app, tree, make_volunteer):

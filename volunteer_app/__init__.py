@@ -108,6 +108,11 @@ def register_extensions(app: Flask) -> None:
 
     db.init_app(app)
     configure_engine(app)
+    from flask_sqlalchemy.session import Session
+
+    from .services import registrations
+
+    registrations.install(Session)
     migrate.init_app(
         app, db, directory=str(BASE_DIR / "migrations"), compare_type=True, render_as_batch=True
     )

@@ -19,6 +19,8 @@ from .hours import (
     ServiceRecord,
     TallyCell,
     TallyPerson,
+    TallyRegistration,
+    TallyServed,
     TrainingRecord,
 )
 from .jobs import JobRun, SchedulerLock
@@ -73,6 +75,8 @@ __all__ = [
     "SmsCode",
     "TallyCell",
     "TallyPerson",
+    "TallyRegistration",
+    "TallyServed",
     "TeamMembership",
     "TrainingRecord",
     "User",

@@ -195,6 +195,25 @@ class TallyPerson(db.Model):
     minutes: Mapped[int] = mapped_column(default=0)
 
 
+class TallyServed(db.Model):
+    """How many volunteers served (net approved minutes > 0) per node and period key (a
+    month yyyymm, a quarter yyyy2q or a year yyyy00, as in tally_people) and political
+    status: "volunteers who served" in a whole month, quarter or year is then one row per
+    node instead of a count over every volunteer. Kept with each change of tally_people."""
+
+    __tablename__ = "tally_served"
+    __table_args__ = (
+        Index("uq_tally_served_key", "dim", "node_id", "month", "political", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dim: Mapped[str] = mapped_column(String(5))
+    node_id: Mapped[int] = mapped_column()
+    month: Mapped[int] = mapped_column()
+    political: Mapped[str] = mapped_column(String(2))
+    people: Mapped[int] = mapped_column(default=0)
+
+
 class TallyNodePath(db.Model):
     """Scratch table: each org node with each of its ancestors (itself included), filled
     before the bulk tally rebuild and check so that SQL can roll sums up the trees."""
@@ -203,3 +222,24 @@ class TallyNodePath(db.Model):
 
     node_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     ancestor_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+
+
+class TallyRegistration(db.Model):
+    """Registered volunteers (consented profiles of accounts not deleted) per community
+    ("area") and per Party branch ("party"), by political status and by the local month the
+    account was created (`month` 0 holds the all-time total). Kept in step with every
+    profile and account change by services.registrations, so "registered" and "new
+    registrations" are a read of a few hundred rows instead of a count over every profile."""
+
+    __tablename__ = "tally_registrations"
+    __table_args__ = (
+        Index("uq_tally_registrations_key", "dim", "node_id", "month", "political", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dim: Mapped[str] = mapped_column(String(5))
+    #: The community or branch itself (not its ancestors): roll-ups follow the tree as it is.
+    node_id: Mapped[int] = mapped_column()
+    month: Mapped[int] = mapped_column()  # yyyymm (local) the account was created; 0 = all
+    political: Mapped[str] = mapped_column(String(2))
+    people: Mapped[int] = mapped_column(default=0)

@@ -23,11 +23,12 @@ from ..models import (
     Shift,
     TallyCell,
     TallyPerson,
+    TallyServed,
     User,
     VolunteerProfile,
 )
 from ..timeutil import to_local
-from . import ServiceError, audit
+from . import ServiceError, audit, registrations
 from .checkin import credited_minutes, leads_shift
 from .scope import covers
 
@@ -375,9 +376,23 @@ def _upsert_sql(table: str, keys: list[str], adds: list[str], extra: tuple = ())
 _CELL_SQL = _upsert_sql(
     "tally_cells", ["dim", "node_id", "month", "category", "political"], ["minutes", "sessions"]
 )
-_PERSON_SQL = _upsert_sql(
-    "tally_people", ["dim", "node_id", "month", "user_id"], ["minutes"], ("political",)
-)
+_PERSON_COLUMNS = ("dim", "node_id", "month", "user_id", "political", "minutes")
+_SERVED_SQL = _upsert_sql("tally_served", ["dim", "node_id", "month", "political"], ["people"])
+
+
+def _people_upsert(count: int) -> str:
+    """One multi-row upsert into tally_people returning each row's new minutes (SQLite ≥ 3.35
+    and PostgreSQL): the change of each row is then known exactly, even under concurrency,
+    since each row's update is atomic."""
+    values = ", ".join(
+        "(" + ", ".join(f":{c}_{i}" for c in _PERSON_COLUMNS) + ")" for i in range(count)
+    )
+    return (
+        f"INSERT INTO tally_people ({', '.join(_PERSON_COLUMNS)}) VALUES {values} "  # noqa: S608
+        "ON CONFLICT (dim, node_id, month, user_id) "
+        "DO UPDATE SET minutes = tally_people.minutes + excluded.minutes "
+        "RETURNING dim, node_id, month, political, minutes"
+    )
 
 
 def period_keys(day: date) -> tuple[int, int, int]:
@@ -430,7 +445,25 @@ def apply_to_tallies(record: ServiceRecord) -> None:
     if cells:
         db.session.execute(text(_CELL_SQL), cells)
     if people:
-        db.session.execute(text(_PERSON_SQL), people)
+        params = {f"{c}_{i}": row[c] for i, row in enumerate(people) for c in _PERSON_COLUMNS}
+        served = []
+        for dim, node_id, key, political, minutes in db.session.execute(
+            text(_people_upsert(len(people))), params
+        ):
+            # Served = net minutes above zero: count the volunteer in or out on a crossing.
+            change = (minutes > 0) - (minutes - record.minutes > 0)
+            if change:
+                served.append(
+                    {
+                        "dim": dim,
+                        "node_id": node_id,
+                        "month": key,
+                        "political": political,
+                        "people": change,
+                    }
+                )
+        if served:
+            db.session.execute(text(_SERVED_SQL), served)
     db.session.execute(
         update(VolunteerProfile)
         .where(VolunteerProfile.user_id == record.user_id)
@@ -526,8 +559,16 @@ _TOTALS_CHECK = (
 )
 
 
+#: The served counters as tally_people has them (rebuild and verify).
+_SERVED_SELECT = (
+    "SELECT dim, node_id, month, political, COUNT(*) AS people FROM tally_people "
+    "WHERE minutes > 0 GROUP BY dim, node_id, month, political"
+)
+
+
 def rebuild_tallies() -> None:
-    """Recompute every tally table from the approved ledger rows in bulk (INSERT … SELECT)."""
+    """Recompute every tally table from the approved ledger rows in bulk (INSERT … SELECT),
+    and the registration counters from the profiles."""
     dialect = db.session.get_bind().dialect.name
     _fill_node_paths()
     db.session.execute(text("DELETE FROM tally_cells"))
@@ -546,8 +587,13 @@ def rebuild_tallies() -> None:
                     f"{_people_select(dim, dialect)}"
                 )
             )
+    db.session.execute(text("DELETE FROM tally_served"))
+    db.session.execute(
+        text(f"INSERT INTO tally_served (dim, node_id, month, political, people) {_SERVED_SELECT}")
+    )
     db.session.execute(update(VolunteerProfile).values(approved_minutes=0))
     db.session.execute(text(_TOTALS_UPDATE))
+    registrations.rebuild()
     db.session.flush()
 
 
@@ -589,8 +635,22 @@ def verify_tallies() -> list[str]:
         differing = set(expected_people.items()) ^ set(actual_people.items())
         if differing:
             problems.append(f"{dim} people: {len(differing)} rows differ from the ledger")
+    expected_served = {
+        tuple(row[:4]): int(row[4]) for row in db.session.execute(text(_SERVED_SELECT))
+    }
+    actual_served = {
+        (c.dim, c.node_id, c.month, c.political): c.people
+        for c in db.session.scalars(select(TallyServed).where(TallyServed.people != 0))
+    }
+    for key in sorted(set(expected_served) | set(actual_served)):
+        if expected_served.get(key, 0) != actual_served.get(key, 0):
+            problems.append(
+                f"served {key}: people {expected_served.get(key, 0)} "
+                f"counter {actual_served.get(key, 0)}"
+            )
     stale = db.session.execute(text(_TOTALS_CHECK)).scalar()
     if stale:
         problems.append(f"{stale} volunteers' approved totals differ from the ledger")
+    problems.extend(registrations.verify())
     scratch.rollback()
     return sorted(problems)

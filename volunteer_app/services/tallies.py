@@ -5,7 +5,7 @@ category; volunteers who served, sessions, approved hours, per registered volunt
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date
 
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import aliased
@@ -18,10 +18,10 @@ from ..models import (
     ServiceRecord,
     TallyCell,
     TallyPerson,
-    User,
+    TallyRegistration,
+    TallyServed,
     VolunteerProfile,
 )
-from ..timeutil import from_local
 from .hours import STAR_HOURS, is_month_key
 
 DIMENSIONS = ("area", "party", "host")
@@ -139,13 +139,17 @@ def figures(
     if dim != "host" and not category:
         key = whole_period_key(period)
         if key is not None:
-            # A whole month, quarter or year has one row per volunteer: a plain count.
-            people = select(TallyPerson.node_id, func.count()).where(
-                TallyPerson.dim == dim,
-                TallyPerson.node_id.in_(node_ids),
-                TallyPerson.month == key,
-                TallyPerson.minutes > 0,
+            # A whole month, quarter or year: the served counters, a row per node and
+            # political status.
+            people = select(TallyServed.node_id, func.sum(TallyServed.people)).where(
+                TallyServed.dim == dim,
+                TallyServed.node_id.in_(node_ids),
+                TallyServed.month == key,
             )
+            if political:
+                people = people.where(TallyServed.political == political)
+            for node_id, count in db.session.execute(people.group_by(TallyServed.node_id)):
+                out[node_id].volunteers = int(count or 0)
         else:
             # Any other range: volunteers whose net approved minutes over its months are
             # positive, counted per node.
@@ -166,12 +170,6 @@ def figures(
             people = select(served.c.node_id, func.count()).group_by(served.c.node_id)
             for node_id, count in db.session.execute(people):
                 out[node_id].volunteers = int(count)
-            people = None
-        if people is not None:
-            if political:
-                people = people.where(TallyPerson.political == political)
-            for node_id, count in db.session.execute(people.group_by(TallyPerson.node_id)):
-                out[node_id].volunteers = int(count)
     if dim != "host":
         _registrations(dim, node_ids, period, political, out)
     return out
@@ -180,32 +178,22 @@ def figures(
 def _registrations(
     dim: str, node_ids: list[int], period: Period, political: str | None, out: dict[int, Figures]
 ) -> None:
-    """Registered volunteers (and new ones in the period) per node: one grouped count over
-    the volunteers' communities (or branches), rolled up the tree in Python."""
-    column = VolunteerProfile.community_id if dim == "area" else VolunteerProfile.branch_id
-    start = from_local(datetime.combine(period.start_date, time()))
-    end = from_local(datetime.combine(period.end_date, time()))
-    query = (
-        select(
-            column,
-            func.count(),
-            func.coalesce(
-                func.sum(case((and_(User.created_at >= start, User.created_at < end), 1), else_=0)),
-                0,
-            ),
-        )
-        .select_from(VolunteerProfile)
-        .join(User, User.id == VolunteerProfile.user_id)
-        .where(
-            column.is_not(None),
-            User.deleted_at.is_(None),
-            VolunteerProfile.consented_at.is_not(None),
-        )
-        .group_by(column)
-    )
+    """Registered volunteers (and new ones in the period) per node, from the counters per
+    community (or branch) kept by services.registrations, rolled up the tree in Python."""
+    base = [TallyRegistration.dim == dim]
     if political:
-        query = query.where(VolunteerProfile.political_status == political)
-    leaves = {leaf: (int(n), int(new)) for leaf, n, new in db.session.execute(query)}
+        base.append(TallyRegistration.political == political)
+    leaves: dict[int, list[int]] = {}
+    for months, slot in (
+        (TallyRegistration.month == 0, 0),
+        (TallyRegistration.month.between(period.first, period.last), 1),
+    ):
+        for leaf, people in db.session.execute(
+            select(TallyRegistration.node_id, func.sum(TallyRegistration.people))
+            .where(*base, months)
+            .group_by(TallyRegistration.node_id)
+        ):
+            leaves.setdefault(leaf, [0, 0])[slot] = int(people or 0)
     if not leaves:
         return
     wanted = set(node_ids)
