@@ -21,6 +21,13 @@ from volunteer_app.timeutil import local_today, utcnow
 TODAY = local_today()
 
 
+@pytest.fixture(autouse=True)
+def _same_day(monkeypatch):
+    """The pages see the day this module was loaded on: a run that crosses local midnight
+    (16:00 UTC) must not issue a certificate dated a day after the numbers expected here."""
+    monkeypatch.setattr("volunteer_app.hours.views.local_today", lambda: TODAY)
+
+
 def text(response) -> str:
     return response.get_data(as_text=True)
 

@@ -467,6 +467,29 @@ def test_copy_moves_the_shift_times_by_the_offset(organiser, draft):
 # ---------------------------------------------------------------- the roster
 
 
+def test_each_roster_row_links_to_a_removal_page_that_asks_for_the_reason(
+    organiser, make_event, make_volunteer
+):
+    client, _user = organiser
+    _event, shift = make_event(capacity=3)
+    volunteer = make_volunteer()
+    signup = sign_up(volunteer, shift)
+    roster = text(client.get(f"/organise/shifts/{shift.id}/roster"))
+    assert f'href="/organise/signups/{signup.id}/remove"' in roster
+    page = client.get(f"/organise/signups/{signup.id}/remove")
+    assert page.status_code == 200
+    assert volunteer.profile.real_name in text(page) and 'name="remove-reason"' in text(page)
+    # Without a reason: back to the same page with the message, nothing changed.
+    answer = post(client, f"/organise/signups/{signup.id}/remove", {"remove-reason": " "})
+    assert answer.headers["Location"].endswith(f"/organise/signups/{signup.id}/remove")
+    db.session.refresh(signup)
+    assert signup.status is SignupStatus.CONFIRMED
+    post(client, f"/organise/signups/{signup.id}/remove", {"remove-reason": "岗位调整"})
+    # Once removed, the page says so and leads back to the roster.
+    again = client.get(f"/organise/signups/{signup.id}/remove")
+    assert again.status_code == 302 and again.headers["Location"].endswith("/roster")
+
+
 def test_organiser_removes_with_a_reason_and_adds_past_capacity(
     organiser, make_event, make_volunteer
 ):

@@ -146,7 +146,9 @@ EXPECT: dict[str, dict[str, tuple]] = {
     "events.organise_cancel_shift": {"GET": NOT_ALLOWED, "POST": ORG_OBJECT_POST_BACK},
     "events.organise_roster": {"GET": ORG_OBJECT},
     "events.organise_roster_add": {"GET": NOT_ALLOWED, "POST": ORG_OBJECT_POST_BAD},
-    "events.organise_roster_remove": {"GET": NOT_ALLOWED, "POST": ORG_OBJECT_POST_BACK},
+    # By then the lead's GET /q/<token> has checked the walk's volunteer in: an attended
+    # sign-up is no longer removable, so the page sends the organiser back to the roster.
+    "events.organise_roster_remove": {"GET": ORG_OBJECT_POST_BACK, "POST": ORG_OBJECT_POST_BACK},
     # ------------------------------------------------------------ the organisers' workspace
     "organise.dashboard": {"GET": ORG_PAGE},
     "organise.shift_roster": {"GET": LEAD_OBJECT},

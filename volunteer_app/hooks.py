@@ -99,7 +99,7 @@ def security_headers(response):
     response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
     if current_app.config.get("HSTS"):
         response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
-    if current_user.is_authenticated and response.mimetype in ("text/html", "application/json"):
+    if response.mimetype in ("text/html", "application/json") and current_user.is_authenticated:
         # Pages and API answers with personal data stay out of shared and browser caches.
         response.headers["Cache-Control"] = "no-store"
     response.vary.add("Cookie")

@@ -13,6 +13,7 @@ from ..checkin.views import policy
 from ..extensions import db
 from ..models import Attendance, Shift, Signup, SignupStatus, VolunteerCard
 from ..services import ServiceError, accounts, checkin, qr
+from ..services.database import commit_and_keep
 from ..timeutil import utcnow
 from . import bp
 
@@ -108,8 +109,9 @@ def scans(shift_id: int):
         return error("too_many", _("At most 500 scans per request."), 413)
     items = [s for s in payload["scans"] if isinstance(s, dict)]
     results = checkin.sync(current_user, shift, items, now=utcnow(), policy=policy())
-    db.session.commit()
-    return jsonify(results=results, counts=checkin.counts(shift))
+    live = checkin.counts(shift)  # read in the transaction: it includes these scans
+    commit_and_keep()
+    return jsonify(results=results, counts=live)
 
 
 @bp.route("/shifts/<int:shift_id>/walk-ins", methods=["POST"])

@@ -347,14 +347,15 @@ def organise_cancel_shift(shift_id: int):
 def _roster(shift: Shift, add: AddVolunteerForm | None = None):
     """Adding and removing volunteers; the rows come from services.rosters in a fixed
     number of queries (the full roster, sign-in sheet and exports are in the workspace)."""
-    roster = rosters.shift_roster(shift, per_page=None)
+    roster = rosters.shift_roster(shift, per_page=None, summary=False)
     return render_template(
         "events/organise/roster.html",
         shift=shift,
         event=shift.event,
         rows=roster.rows,
         form=add or AddVolunteerForm(prefix="add", formdata=None),
-        remove=RemoveForm(prefix="remove", formdata=None),
+        # Each row links to its removal page; the link is built from one url_for, not 500.
+        remove_href=url_for("events.organise_roster_remove", signup_id=0).split("/0/"),
         active=ACTIVE,
         signup_labels=SIGNUP_LABELS,
         workspace="organise.shift_roster" in current_app.view_functions,
@@ -417,15 +418,29 @@ def organise_roster_add(shift_id: int):
     return answer or _roster(shift, form)
 
 
-@bp.route("/organise/signups/<int:signup_id>/remove", methods=["POST"])
+@bp.route("/organise/signups/<int:signup_id>/remove", methods=["GET", "POST"])
 @role_required(Role.ORGANISER)
 def organise_roster_remove(signup_id: int):
+    """GET: who is removed from which shift, and the reason to send them; POST: remove."""
     signup = load_in_scope(Signup, signup_id, ORGANISER, org_of=lambda s: s.shift.event.host)
     shift_id = signup.shift_id
+    if request.method == "GET":
+        if signup.status not in ACTIVE:
+            flash(_("This sign-up is no longer active."), "info")
+            return redirect(url_for("events.organise_roster", shift_id=shift_id))
+        profile = db.session.get(VolunteerProfile, signup.user_id)
+        return render_template(
+            "events/organise/remove.html",
+            signup=signup,
+            shift=signup.shift,
+            event=signup.shift.event,
+            name=(profile.real_name if profile else None) or signup.user.display_name,
+            form=RemoveForm(prefix="remove", formdata=None),
+        )
     form = RemoveForm(prefix="remove")
     if not form.validate_on_submit():
         _flash_form(form)
-        return redirect(url_for("events.organise_roster", shift_id=shift_id))
+        return redirect(url_for("events.organise_roster_remove", signup_id=signup_id))
     try:
         promoted = signups.cancel(
             signup,

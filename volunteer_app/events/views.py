@@ -21,6 +21,7 @@ from ..catalog import CATEGORIES
 from ..extensions import db
 from ..models import Event, Shift, Signup, SignupStatus, VolunteerProfile
 from ..services import ServiceError, calendar, listing, signups, volunteers
+from ..services.database import commit_and_keep
 from ..timeutil import local_today, utcnow
 from . import bp
 
@@ -131,7 +132,7 @@ def sign_up(shift_id: int):
         if not volunteers.is_complete(profile, local_today()):
             return redirect(url_for("volunteers.me"))
     else:
-        db.session.commit()
+        commit_and_keep()
         if result.position is None:
             flash(_("You are signed up. Thank you!"), "success")
         else:

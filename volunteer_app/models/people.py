@@ -65,7 +65,6 @@ class User(UserMixin, db.Model):
         back_populates="user",
         cascade="all, delete-orphan",
         foreign_keys="RoleGrant.user_id",
-        lazy="selectin",
     )
 
     @property

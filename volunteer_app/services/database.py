@@ -34,6 +34,19 @@ def begin_write(session: Session | None = None) -> None:
         session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
 
 
+def commit_and_keep(session: Session | None = None) -> None:
+    """Commit without expiring the session's objects: for a request that only answers from
+    what it has just written (a scan's JSON, a sign-up's redirect), so that the answer, the
+    flash message and the response hooks do not load the user, the shift and its leads
+    again. Nothing outside this request shares the session, so nothing it keeps is stale."""
+    session = session or db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
+
+
 def configure_engine(app: Flask) -> None:
     """SQLite pragmas (WAL, busy timeout, foreign keys) and explicit BEGIN handling."""
     with app.app_context():

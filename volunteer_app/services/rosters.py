@@ -158,22 +158,29 @@ def _name(real_name: str | None, display_name: str | None) -> str:
 
 
 def _teams_of(user_ids: Iterable[int]) -> dict[int, list[str]]:
-    """The approved teams of these volunteers, by name (one query)."""
+    """The approved teams of these volunteers, by name, in the teams' order. Two small
+    queries: the memberships (by their user_id index), then the teams' names; one joined
+    query let SQLite scan every org unit and probe the ids for each (55 ms at 500 rows)."""
     ids = sorted(set(user_ids))
     found: dict[int, list[str]] = defaultdict(list)
     if not ids:
         return found
-    rows = db.session.execute(
-        select(TeamMembership.user_id, OrgUnit.name)
-        .join(OrgUnit, OrgUnit.id == TeamMembership.team_id)
-        .where(
+    memberships = db.session.execute(
+        select(TeamMembership.user_id, TeamMembership.team_id).where(
             TeamMembership.user_id.in_(ids),
             TeamMembership.status == MembershipStatus.APPROVED,
         )
+    ).all()
+    if not memberships:
+        return found
+    teams = db.session.execute(
+        select(OrgUnit.id, OrgUnit.name)
+        .where(OrgUnit.id.in_({team_id for _u, team_id in memberships}))
         .order_by(OrgUnit.sort_order, OrgUnit.id)
-    )
-    for user_id, name in rows:
-        found[user_id].append(name)
+    ).all()
+    rank = {team_id: (i, name) for i, (team_id, name) in enumerate(teams)}
+    for user_id, team_id in sorted(memberships, key=lambda m: rank[m[1]][0]):
+        found[user_id].append(rank[team_id][1])
     return found
 
 
@@ -201,8 +208,10 @@ def _signup_rows(
     page: int = 1,
     per_page: int | None = PER_PAGE,
     grace_minutes: int = 0,
+    summary: bool = True,
 ) -> Roster:
-    """The sign-ups matching `scope` (a condition on Signup), filtered, sorted, one page."""
+    """The sign-ups matching `scope` (a condition on Signup), filtered, sorted, one page;
+    with `summary`, also the filter's communities and the counts per status."""
     community, branch = aliased(OrgUnit), aliased(OrgUnit)
     # Waitlist positions over each shift's whole waitlist, whatever the filters show.
     positions = (
@@ -226,7 +235,12 @@ def _signup_rows(
             VolunteerProfile, VolunteerProfile.user_id == Signup.user_id
         )
 
-    total = db.session.scalar(joined(select(func.count()).select_from(Signup)).where(*conditions))
+    # Paged: count first to keep the page in range. Unpaged, the rows are the count.
+    total = (
+        db.session.scalar(joined(select(func.count()).select_from(Signup)).where(*conditions))
+        if per_page
+        else None
+    )
     page = _page_of(page, per_page, total or 0)
 
     rank = case(
@@ -340,6 +354,10 @@ def _signup_rows(
     teams = _teams_of(r.user_id for r in rows)
     for row in rows:
         row.teams = teams.get(row.user_id, [])
+    if total is None:
+        total = len(rows)
+    if not summary:
+        return Roster(rows=rows, total=total, page=page, per_page=per_page)
 
     # Filter choices and per-status counts over the whole roster, in one grouped query.
     communities: dict[int, str] = {}
@@ -372,6 +390,7 @@ def shift_roster(
     page: int = 1,
     per_page: int | None = PER_PAGE,
     grace_minutes: int = 0,
+    summary: bool = True,
 ) -> Roster:
     """A shift's sign-ups (every status unless filtered)."""
     return _signup_rows(
@@ -380,6 +399,7 @@ def shift_roster(
         page=page,
         per_page=per_page,
         grace_minutes=grace_minutes,
+        summary=summary,
     )
 
 
@@ -410,6 +430,7 @@ def sign_in_sheets(shifts: list[Shift]) -> dict[int, list[RosterRow]]:
         Signup.shift_id.in_([s.id for s in shifts]),
         SignupFilter(statuses=EXPECTED, sort="name"),
         per_page=None,
+        summary=False,
     )
     sheets: dict[int, list[RosterRow]] = {s.id: [] for s in shifts}
     for row in roster.rows:
