@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect, make_url, text
 
 from config import TestingConfig
 from volunteer_app import create_app
@@ -48,6 +48,24 @@ def _upgrade(url: str) -> None:
         db.engine.dispose()
 
 
+def _worker_postgres(url: str) -> str:
+    """Under pytest-xdist (`make test` runs a worker per core) each worker gets a database of
+    its own next to the given one (test_gw0, test_gw1, …): the suite empties its database
+    between tests, so two workers must never share one."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+        if exists.first() is None:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
 def _reset_postgres(url: str) -> None:
     engine = create_engine(url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
@@ -73,8 +91,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     """A migrated, empty database of each kind, made once per test session."""
     if request.param == "postgresql":
         assert PG_URL
-        _reset_postgres(PG_URL)
-        url = PG_URL
+        url = _worker_postgres(PG_URL)
+        _reset_postgres(url)
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
     _upgrade(url)

@@ -374,11 +374,12 @@ def test_concurrent_approvals_of_one_volunteer_count_them_once_as_served(
         for i in range(6)
     ]
     db.session.commit()
+    organiser_id = organiser.id  # read here: a thread must not load through this session
 
     def job_for(record_id):
         def job():
             record = db.session.get(ServiceRecord, record_id)
-            return hours.decide(db.session.get(User, organiser.id), [record], True, now=utcnow())
+            return hours.decide(db.session.get(User, organiser_id), [record], True, now=utcnow())
 
         return job
 
