@@ -559,6 +559,32 @@ _TOTALS_CHECK = (
 )
 
 
+def _rebuild_people(dim: str, dialect: str) -> None:
+    """tally_people for one dimension in bulk: the month rows from the ledger, then the
+    quarter and year rows from the month rows (a third less work than three passes over the
+    ledger; verify_tallies checks the result against _people_select's three passes)."""
+    column = _DIMENSION_COLUMNS[dim]
+    month = _period_sql(dialect, "month")
+    db.session.execute(
+        text(
+            "INSERT INTO tally_people (dim, node_id, month, user_id, political, minutes) "  # noqa: S608
+            f"SELECT '{dim}', np.ancestor_id, {month}, r.user_id, "
+            "MIN(r.political_status), SUM(r.minutes) "
+            f"FROM service_records r JOIN tally_node_paths np ON np.node_id = r.{column} "
+            f"WHERE r.status = 'approved' GROUP BY np.ancestor_id, {month}, r.user_id"
+        )
+    )
+    for key in ("(month / 100) * 100 + 20 + (month % 100 - 1) / 3 + 1", "(month / 100) * 100"):
+        db.session.execute(
+            text(
+                "INSERT INTO tally_people (dim, node_id, month, user_id, political, minutes) "  # noqa: S608
+                f"SELECT dim, node_id, {key}, user_id, MIN(political), SUM(minutes) "
+                f"FROM tally_people WHERE dim = '{dim}' AND month % 100 BETWEEN 1 AND 12 "
+                f"GROUP BY dim, node_id, {key}, user_id"
+            )
+        )
+
+
 #: The served counters as tally_people has them (rebuild and verify).
 _SERVED_SELECT = (
     "SELECT dim, node_id, month, political, COUNT(*) AS people FROM tally_people "
@@ -581,12 +607,7 @@ def rebuild_tallies() -> None:
             )
         )
         if dim != "host":
-            db.session.execute(
-                text(
-                    "INSERT INTO tally_people (dim, node_id, month, user_id, political, minutes) "
-                    f"{_people_select(dim, dialect)}"
-                )
-            )
+            _rebuild_people(dim, dialect)
     db.session.execute(text("DELETE FROM tally_served"))
     db.session.execute(
         text(f"INSERT INTO tally_served (dim, node_id, month, political, people) {_SERVED_SELECT}")
