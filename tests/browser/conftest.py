@@ -124,7 +124,11 @@ def pytest_runtest_makereport(item: pytest.Item, call):
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
-    if config.stash.get(_SKIPPED_KEY, False):
+    # Under pytest-xdist the workers collect; the skips they report still say why.
+    skipped = terminalreporter.stats.get("skipped", [])
+    if config.stash.get(_SKIPPED_KEY, False) or any(
+        NO_BROWSER in str(getattr(report, "longrepr", "")) for report in skipped
+    ):
         terminalreporter.write_sep("!", NO_BROWSER, red=True, bold=True)
 
 
