@@ -195,7 +195,19 @@ class TallyPerson(db.Model):
     minutes: Mapped[int] = mapped_column(default=0)
 
 
-class TallyServed(db.Model):
+class _NodeCounter:
+    """The columns of a count of people per dimension × node × period key × political
+    status (tally_served, tally_registrations): one row per key, changed by upserts."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dim: Mapped[str] = mapped_column(String(5))
+    node_id: Mapped[int] = mapped_column()
+    month: Mapped[int] = mapped_column()
+    political: Mapped[str] = mapped_column(String(2))
+    people: Mapped[int] = mapped_column(default=0)
+
+
+class TallyServed(_NodeCounter, db.Model):
     """How many volunteers served (net approved minutes > 0) per node and period key (a
     month yyyymm, a quarter yyyy2q or a year yyyy00, as in tally_people) and political
     status: "volunteers who served" in a whole month, quarter or year is then one row per
@@ -205,13 +217,6 @@ class TallyServed(db.Model):
     __table_args__ = (
         Index("uq_tally_served_key", "dim", "node_id", "month", "political", unique=True),
     )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    dim: Mapped[str] = mapped_column(String(5))
-    node_id: Mapped[int] = mapped_column()
-    month: Mapped[int] = mapped_column()
-    political: Mapped[str] = mapped_column(String(2))
-    people: Mapped[int] = mapped_column(default=0)
 
 
 class TallyNodePath(db.Model):
@@ -224,22 +229,16 @@ class TallyNodePath(db.Model):
     ancestor_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
 
 
-class TallyRegistration(db.Model):
+class TallyRegistration(_NodeCounter, db.Model):
     """Registered volunteers (consented profiles of accounts not deleted) per community
     ("area") and per Party branch ("party"), by political status and by the local month the
     account was created (`month` 0 holds the all-time total). Kept in step with every
     profile and account change by services.registrations, so "registered" and "new
-    registrations" are a read of a few hundred rows instead of a count over every profile."""
+    registrations" are a read of a few hundred rows instead of a count over every profile.
+    `node_id` is the community or branch itself, not its ancestors: roll-ups follow the
+    tree as it is today."""
 
     __tablename__ = "tally_registrations"
     __table_args__ = (
         Index("uq_tally_registrations_key", "dim", "node_id", "month", "political", unique=True),
     )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    dim: Mapped[str] = mapped_column(String(5))
-    #: The community or branch itself (not its ancestors): roll-ups follow the tree as it is.
-    node_id: Mapped[int] = mapped_column()
-    month: Mapped[int] = mapped_column()  # yyyymm (local) the account was created; 0 = all
-    political: Mapped[str] = mapped_column(String(2))
-    people: Mapped[int] = mapped_column(default=0)

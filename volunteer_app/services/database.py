@@ -79,3 +79,15 @@ def _configure_sqlite(engine: Engine, busy_timeout: int) -> None:
     def _on_begin(connection) -> None:
         mode = connection.get_execution_options().get("sqlite_begin", "")
         connection.exec_driver_sql(f"BEGIN {mode}".strip())
+
+
+def upsert_sql(table: str, keys: list[str], adds: list[str], extra: tuple = ()) -> str:
+    """An INSERT … ON CONFLICT upsert (SQLite and PostgreSQL) adding `adds` to an existing
+    row; `extra` columns are only written on insert. Built from constants only."""
+    columns = [*keys, *adds, *extra]
+    updates = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in adds)
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES "  # noqa: S608 - constant names
+        f"({', '.join(':' + c for c in columns)}) "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+    )

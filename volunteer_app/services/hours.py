@@ -30,6 +30,7 @@ from ..models import (
 from ..timeutil import to_local
 from . import ServiceError, audit, registrations
 from .checkin import credited_minutes, leads_shift
+from .database import upsert_sql
 from .scope import covers
 
 #: 星级志愿者: approved hours needed for each star (一星 … 五星).
@@ -361,23 +362,11 @@ def _paths(record: ServiceRecord) -> dict[str, list[int]]:
     return paths
 
 
-def _upsert_sql(table: str, keys: list[str], adds: list[str], extra: tuple = ()) -> str:
-    """An INSERT … ON CONFLICT upsert (SQLite and PostgreSQL) adding `adds` to an existing
-    row; `extra` columns are only written on insert. Built from constants only."""
-    columns = [*keys, *adds, *extra]
-    updates = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in adds)
-    return (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES "  # noqa: S608 - constant names
-        f"({', '.join(':' + c for c in columns)}) "
-        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
-    )
-
-
-_CELL_SQL = _upsert_sql(
+_CELL_SQL = upsert_sql(
     "tally_cells", ["dim", "node_id", "month", "category", "political"], ["minutes", "sessions"]
 )
 _PERSON_COLUMNS = ("dim", "node_id", "month", "user_id", "political", "minutes")
-_SERVED_SQL = _upsert_sql("tally_served", ["dim", "node_id", "month", "political"], ["people"])
+_SERVED_SQL = upsert_sql("tally_served", ["dim", "node_id", "month", "political"], ["people"])
 
 
 def _people_upsert(count: int) -> str:

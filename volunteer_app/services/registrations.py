@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from ..extensions import db
 from ..models import TallyRegistration, User, VolunteerProfile
 from ..timeutil import to_local
+from .database import upsert_sql
 
 #: A volunteer's counted state: ((dim, node_id, month, political), ...) — empty when not counted.
 Key = tuple[str, int, int, str]
@@ -30,12 +31,7 @@ Key = tuple[str, int, int, str]
 _PROFILE_FIELDS = ("community_id", "branch_id", "political_status", "consented_at")
 _USER_FIELDS = ("deleted_at", "created_at")
 
-_UPSERT = (
-    "INSERT INTO tally_registrations (dim, node_id, month, political, people) "
-    "VALUES (:dim, :node_id, :month, :political, :people) "
-    "ON CONFLICT (dim, node_id, month, political) "
-    "DO UPDATE SET people = tally_registrations.people + excluded.people"
-)
+_UPSERT = upsert_sql("tally_registrations", ["dim", "node_id", "month", "political"], ["people"])
 
 
 def month_key(created_at: datetime) -> int:
