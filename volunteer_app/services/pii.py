@@ -5,14 +5,19 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from functools import lru_cache
 
 from cryptography.fernet import Fernet, MultiFernet
 from flask import current_app
 
 
 def _keys() -> list[str]:
-    raw = current_app.config.get("PII_ENCRYPTION_KEY") or ""
-    keys = [k.strip() for k in raw.split(",") if k.strip()]
+    return list(_parsed(current_app.config.get("PII_ENCRYPTION_KEY") or ""))
+
+
+@lru_cache(maxsize=8)
+def _parsed(raw: str) -> tuple[str, ...]:
+    keys = tuple(k.strip() for k in raw.split(",") if k.strip())
     if not keys:
         raise RuntimeError("PII_ENCRYPTION_KEY is not configured")
     return keys
@@ -20,7 +25,19 @@ def _keys() -> list[str]:
 
 def _fernet() -> MultiFernet:
     # The first key encrypts; every listed key decrypts (key rotation, docs/operations.md).
-    return MultiFernet([Fernet(k) for k in _keys()])
+    return _fernet_of(current_app.config.get("PII_ENCRYPTION_KEY") or "")
+
+
+@lru_cache(maxsize=8)
+def _fernet_of(raw: str) -> MultiFernet:
+    """Built once per configured key list (the keys are parsed and checked once)."""
+    return MultiFernet([Fernet(k) for k in _parsed(raw)])
+
+
+@lru_cache(maxsize=32)
+def _hash_key(last_key: str, purpose: str) -> bytes:
+    base = base64.urlsafe_b64decode(last_key)
+    return hmac.new(base, f"volunteer-app/{purpose}".encode(), hashlib.sha256).digest()
 
 
 def encrypt(value: str) -> str:
@@ -36,6 +53,5 @@ def decrypt(token: str) -> str:
 def keyed_hash(value: str, purpose: str = "id") -> str:
     """HMAC-SHA256 of the value under a key derived from the last listed data key, so
     that adding a new encryption key in front does not change existing hashes."""
-    base = base64.urlsafe_b64decode(_keys()[-1])
-    key = hmac.new(base, f"volunteer-app/{purpose}".encode(), hashlib.sha256).digest()
+    key = _hash_key(_keys()[-1], purpose)
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
