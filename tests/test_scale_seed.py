@@ -75,7 +75,7 @@ def test_scale_seed_ledger_is_valid_and_its_tallies_agree_with_it(app):
             select(ServiceRecord.user_id, func.sum(ServiceRecord.minutes))
             .where(ServiceRecord.status == RecordStatus.APPROVED)
             .group_by(ServiceRecord.user_id)
-        )
+        ).all()
     )
     for profile in profiles.values():
         assert profile.approved_minutes == approved.get(profile.user_id, 0)
