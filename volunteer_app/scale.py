@@ -2,8 +2,9 @@
 
 The demo's org trees enlarged to 20 communities per town (each with a Party branch), then
 volunteers with valid, encrypted ID numbers, events with one shift each over the past year,
-and the ledger (most rows approved) — inserted with executemany in large batches, after
-which the tally tables are rebuilt from the ledger in SQL."""
+and the ledger (most rows approved) — users and profiles by executemany in large batches,
+the ledger by one INSERT … SELECT in the database, after which the tally tables are rebuilt
+from the ledger in SQL."""
 
 from __future__ import annotations
 
@@ -155,7 +156,6 @@ def seed_scale(
     first_id = (db.session.scalar(select(db.func.max(User.id))) or 0) + 1
     password_hash = hash_password(password)
     political_codes = ["01"] * 25 + ["02"] * 3 + ["03"] * 15 + ["13"] * 50 + ["12", "05", "10"] * 2
-    profile_info: list[tuple[int, int, int | None, str]] = []  # id, community, branch, political
 
     def users() -> Iterator[dict]:
         for i in range(volunteers):
@@ -188,7 +188,6 @@ def seed_scale(
             community = communities[i % len(communities)]
             political = political_codes[i % len(political_codes)]
             branch = branches[(i * 7) % len(branches)].id if political in ("01", "02") else None
-            profile_info.append((user_id, community.id, branch, political))
             name = rng.choice(data.SURNAMES) + rng.choice(data.GIVEN_CHARS)
             yield {
                 "user_id": user_id,

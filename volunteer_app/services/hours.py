@@ -572,11 +572,10 @@ def _rebuild_cells(dim: str, dialect: str) -> None:
 
 
 #: The quarter and year keys of a month key (see period_keys), in SQL.
-_PERIOD_OF_MONTH = {
-    "month": "month",
-    "quarter": "(month / 100) * 100 + 20 + (month % 100 - 1) / 3 + 1",
-    "year": "(month / 100) * 100",
-}
+_QUARTER_AND_YEAR_OF_MONTH = (
+    "(month / 100) * 100 + 20 + (month % 100 - 1) / 3 + 1",
+    "(month / 100) * 100",
+)
 
 
 def _rebuild_people(dim: str, dialect: str) -> None:
@@ -595,13 +594,14 @@ def _rebuild_people(dim: str, dialect: str) -> None:
             f"GROUP BY r.{column}, {month}, r.user_id"
         )
     )
-    for kind, key in _PERIOD_OF_MONTH.items():
-        rows = (
-            "tally_scratch"
-            if kind == "month"  # already one row per node, month and volunteer
-            else f"(SELECT node_id, {key} AS month, user_id, MIN(political) AS political, "  # noqa: S608
-            f"SUM(minutes) AS minutes FROM tally_scratch GROUP BY node_id, {key}, user_id)"
-        )
+    # The month rows straight from the scratch table (one row per node, month and volunteer
+    # already), the quarter and year rows from it summed by their key.
+    periods = ["tally_scratch"] + [
+        f"(SELECT node_id, {key} AS month, user_id, MIN(political) AS political, "  # noqa: S608
+        f"SUM(minutes) AS minutes FROM tally_scratch GROUP BY node_id, {key}, user_id)"
+        for key in _QUARTER_AND_YEAR_OF_MONTH
+    ]
+    for rows in periods:
         db.session.execute(
             text(
                 "INSERT INTO tally_people (dim, node_id, month, user_id, political, minutes) "  # noqa: S608
