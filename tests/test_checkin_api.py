@@ -4,9 +4,8 @@ counts and frame decoding; who may call it, idempotency, and JSON errors."""
 from __future__ import annotations
 
 import io
-import time
 import uuid
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 import qrcode
@@ -83,8 +82,8 @@ def scan_item(user, **extra) -> dict:
 
 
 def now_ms() -> int:
-    """What the page sends as scanned_at: Date.now()."""
-    return int(time.time() * 1000)
+    """What the page sends as scanned_at: Date.now() (on the app's clock, which may be moved)."""
+    return int(utcnow().replace(tzinfo=UTC).timestamp() * 1000)
 
 
 def attendances(shift_id: int, user_id: int | None = None) -> int:

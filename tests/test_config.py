@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from cryptography.fernet import Fernet
 
 from config import DEFAULT_SECRET_KEY, ProductionConfig
-from volunteer_app import UnsafeConfiguration, create_app
+from volunteer_app import UnsafeConfiguration, create_app, timeutil
 
 GOOD_SECRET = "a-long-random-production-secret-value"
 
@@ -37,7 +39,8 @@ def test_production_names_every_problem_at_once():
     assert "PII_ENCRYPTION_KEY" in str(refused.value)
 
 
-def test_production_starts_with_proper_settings_and_secure_cookies(tmp_path):
+def test_production_starts_with_proper_settings_and_secure_cookies(tmp_path, monkeypatch):
+    monkeypatch.setattr(timeutil, "OFFSET", timedelta(0))  # the suite may run on a moved clock
     app = create_app(
         ProductionConfig,
         SECRET_KEY=GOOD_SECRET,
@@ -48,6 +51,16 @@ def test_production_starts_with_proper_settings_and_secure_cookies(tmp_path):
     assert app.config["REMEMBER_COOKIE_SECURE"] is True
     response = app.test_client().get("/static/css/app.css")
     assert "max-age=31536000" in response.headers["Strict-Transport-Security"]
+
+
+def test_production_refuses_a_moved_clock(monkeypatch):
+    monkeypatch.setattr(timeutil, "OFFSET", timedelta(days=3))
+    with pytest.raises(UnsafeConfiguration, match="VOLUNTEER_CLOCK"):
+        create_app(
+            ProductionConfig,
+            SECRET_KEY=GOOD_SECRET,
+            PII_ENCRYPTION_KEY=Fernet.generate_key().decode(),
+        )
 
 
 def test_bare_gunicorn_without_app_config_means_production(monkeypatch):

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from volunteer_app.demo import DEMO_ACCOUNTS, DEMO_VOLUNTEERS
 from volunteer_app.extensions import db
 from volunteer_app.models import OrgLevel, OrgUnit, RoleGrant, User
+from volunteer_app.timeutil import local_today
 
 
 def counts() -> tuple[int, int, int]:
@@ -49,15 +50,13 @@ def test_seed_demo_builds_jimo_and_is_idempotent(runner):
 
 
 def test_demo_volunteers_are_valid_and_varied(runner):
-    from datetime import date
-
     from volunteer_app.models import PoliticalStatus, TeamMembership, VolunteerProfile
     from volunteer_app.services import idnumbers, volunteers
 
     runner.invoke(args=["seed", "demo"])
     profiles = db.session.scalars(select(VolunteerProfile)).all()
     assert len(profiles) == DEMO_VOLUNTEERS + 1
-    today = date.today()
+    today = local_today()
     for profile in profiles[:50]:
         info = idnumbers.parse(volunteers.id_number_of(profile), today=today)
         assert info.birth_date == profile.birth_date

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from concurrency import run_concurrently as _concurrently
@@ -256,7 +256,9 @@ def test_profile_incomplete(make_event, make_user):
 
 
 def test_under_age_and_adults_only(make_event, make_volunteer):
-    minor = make_volunteer(birth=date(local_today().year - 15, 1, 1))
+    # Fifteen and a half today, so fifteen on any shift day soon (not 1 January: on
+    # 31 December the shift is next year and the volunteer sixteen by then).
+    minor = make_volunteer(birth=local_today() - timedelta(days=15 * 365 + 180))
     _a, adults = make_event(adults_only=True)
     with pytest.raises(ServiceError, match="仅限 18 周岁"):
         sign_up(minor, adults)

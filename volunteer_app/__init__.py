@@ -93,6 +93,10 @@ def check_production(app: Flask) -> None:
             problems.append(
                 "PII_ENCRYPTION_KEY is not a valid Fernet key (32 bytes, urlsafe base64)"
             )
+    from .timeutil import CLOCK_ENV, clock_shifted
+
+    if clock_shifted():
+        problems.append(f"{CLOCK_ENV} is set: it moves the app's clock, for tests only; unset it")
     if problems:
         raise UnsafeConfiguration(
             "Refusing to start in production (APP_CONFIG=production; use APP_CONFIG=development "

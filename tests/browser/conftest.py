@@ -24,11 +24,13 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+
+from volunteer_app import timeutil
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -315,6 +317,9 @@ def allow_console_error(page, pattern: str) -> None:
 def _new_page(browser, live_server: LiveServer, request: pytest.FixtureRequest, name: str, **opts):
     context = browser.new_context(base_url=live_server.url, **opts)
     context.set_default_timeout(10_000)
+    if timeutil.clock_shifted():
+        # The server runs on the moved clock (VOLUNTEER_CLOCK); the page's Date must agree.
+        context.clock.install(time=timeutil.utcnow().replace(tzinfo=UTC))
     guard = Guard(name=name)
     context.route("**/*", guard.on_route)
     page = context.new_page()

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 
 from playwright.sync_api import expect
+
+from volunteer_app.timeutil import local_today
 
 from .conftest import PHONE, _new_page, assert_accessible, login
 
@@ -43,8 +45,9 @@ def _publish_event(page) -> str:
     manage_url = page.url
     shift = page.locator("[data-testid=shift-form]")
     shift.locator("[name=shift-post]").fill("清扫组")
-    tomorrow = date.today() + timedelta(days=2)
-    shift.locator("[name=shift-day]").fill(tomorrow.isoformat())
+    # Two days ahead of the app's own today (its clock may be moved: tests/test_clock.py).
+    day = local_today() + timedelta(days=2)
+    shift.locator("[name=shift-day]").fill(day.isoformat())
     shift.locator("[name=shift-start]").fill("09:00")
     shift.locator("[name=shift-end]").fill("11:00")
     shift.locator("[name=shift-capacity]").fill("1")
@@ -54,7 +57,7 @@ def _publish_event(page) -> str:
     # A second shift in the afternoon (journey 4: an event with two shifts).
     shift = page.locator("[data-testid=shift-form]")
     shift.locator("[name=shift-post]").fill("宣传组")
-    shift.locator("[name=shift-day]").fill(tomorrow.isoformat())
+    shift.locator("[name=shift-day]").fill(day.isoformat())
     shift.locator("[name=shift-start]").fill("14:00")
     shift.locator("[name=shift-end]").fill("16:00")
     shift.locator("[name=shift-capacity]").fill("5")
@@ -66,7 +69,8 @@ def _publish_event(page) -> str:
 
 
 def _open_event(page) -> None:
-    page.goto("/events?when=week")
+    # By its category, not "this week": two days ahead is next week on a Saturday or Sunday.
+    page.goto("/events?category=env_sanitation")
     expect(page.locator("[data-testid=event-list]")).to_contain_text(TITLE)
     page.get_by_role("link", name=TITLE).first.click()
     expect(page.locator("h1")).to_contain_text(TITLE)

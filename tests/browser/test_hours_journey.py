@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import date
 
 from playwright.sync_api import expect
 from pypdf import PdfReader
+
+from volunteer_app.timeutil import local_today
 
 from .conftest import assert_accessible, login
 
@@ -53,8 +54,8 @@ def test_approved_hours_reach_the_tallies_and_a_certificate_verifies(desktop_pag
     page.goto("/my/hours")
     assert _hours(page.locator("[data-testid=approved-total]").inner_text()) > 0
     form = page.locator("[data-testid=certificate-form]")
-    form.locator("[name=start]").fill(f"{date.today().year - 3}-01-01")
-    form.locator("[name=end]").fill(date.today().isoformat())
+    form.locator("[name=start]").fill(f"{local_today().year - 3}-01-01")
+    form.locator("[name=end]").fill(local_today().isoformat())
     with page.expect_download() as download:
         form.locator("[type=submit]").click()
     pdf = PdfReader(io.BytesIO(download.value.path().read_bytes()))

@@ -9,12 +9,14 @@ import io
 import re
 import sqlite3
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
 from playwright.sync_api import expect
+
+from volunteer_app.timeutil import local_today
 
 from .conftest import (
     _PAGE_GUARDS,
@@ -64,7 +66,7 @@ def _create_event(page, title: str) -> tuple[int, int]:
     event_id = int(re.search(r"/organise/events/(\d+)", page.url).group(1))
     shift = page.get_by_test_id("shift-form")
     shift.locator("[name=shift-post]").fill("签到引导组")
-    shift.locator("[name=shift-day]").fill((date.today() + timedelta(days=3)).isoformat())
+    shift.locator("[name=shift-day]").fill((local_today() + timedelta(days=3)).isoformat())
     shift.locator("[name=shift-start]").fill("09:00")
     shift.locator("[name=shift-end]").fill("11:30")
     shift.locator("[name=shift-capacity]").fill("8")
