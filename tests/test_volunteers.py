@@ -19,6 +19,7 @@ from volunteer_app.models import (
     OrgLevel,
     PoliticalStatus,
     Role,
+    SmsCode,
     TeamMembership,
     User,
     VolunteerProfile,
@@ -297,11 +298,19 @@ def test_no_identity_input_gives_a_server_error(login_as, fields):
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(phone=st.text(max_size=30))
-def test_no_registration_input_gives_a_server_error(app, phone):
+def test_registration_step_one_gives_no_server_error_and_only_a_sent_code_writes(app, phone):
+    """Step one never makes an account; it stores a code only when it moves on to step two."""
     client = app.test_client()
     from tests.conftest import csrf_token
 
     token = csrf_token(client, "/auth/register")
+    codes_before = db.session.scalar(select(func.count()).select_from(SmsCode))
     response = client.post("/auth/register", data={"csrf_token": token, "phone": phone})
     assert response.status_code in (200, 302, 400)  # 400: a NUL byte, refused outright
-    assert db.session.scalar(select(func.count()).select_from(User)) >= 0
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(User)) == 0
+    codes_after = db.session.scalar(select(func.count()).select_from(SmsCode))
+    if response.status_code == 302:
+        assert codes_after == codes_before + 1
+    else:
+        assert codes_after == codes_before
