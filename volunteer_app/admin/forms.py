@@ -12,6 +12,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from ..auth.forms import PhoneField
 from ..extensions import db
 from ..models import OrgUnit, Role
+from ..query import QueryForm
 from ..services.accounts import find_user
 
 LEVEL_LABELS = {
@@ -89,10 +90,7 @@ class GrantForm(FlaskForm):
             raise ValidationError(_l("No account has this mobile number."))
 
 
-class AuditFilterForm(FlaskForm):
-    class Meta:
-        csrf = False
-
+class AuditFilterForm(QueryForm):
     action = StringField(_l("Action"), validators=[Optional(), Length(max=60)])
     phone = StringField(_l("Mobile number"), validators=[Optional(), Length(max=16)])
     submit = SubmitField(_l("Search"))

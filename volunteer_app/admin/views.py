@@ -14,6 +14,7 @@ from wtforms.fields.choices import SelectChoice
 from ..extensions import db
 from ..models import CHILD_LEVELS, AuditLog, OrgUnit, Role, RoleGrant, User
 from ..permissions import load_in_scope, role_required
+from ..query import arg_page
 from ..services import ServiceError, exports, roles
 from ..services import audit as audit_service
 from ..services import orgs as org_service
@@ -219,7 +220,7 @@ def _audit_query(form: AuditFilterForm):
 @role_required(Role.ADMIN)
 def audit():
     form = AuditFilterForm(request.args)
-    page = db.paginate(_audit_query(form), per_page=50, error_out=False)
+    page = db.paginate(_audit_query(form), page=arg_page(), per_page=50, error_out=False)
     actors = {
         u.id: u
         for u in db.session.scalars(

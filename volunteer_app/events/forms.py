@@ -51,6 +51,7 @@ from ..models import (
     User,
     Visibility,
 )
+from ..query import QueryForm
 from ..services.events import EventFields, ShiftFields
 from ..services.scope import path_filter
 from ..timeutil import from_local, to_local
@@ -152,10 +153,7 @@ def lead_choices(actor: User, keep: Iterable[User] = ()) -> list[SelectChoice]:
 # ---------------------------------------------------------------- events
 
 
-class EventFilterForm(FlaskForm):
-    class Meta:
-        csrf = False
-
+class EventFilterForm(QueryForm):
     status = SelectField(
         _l("Status"),
         choices=[

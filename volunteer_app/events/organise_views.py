@@ -26,6 +26,7 @@ from ..models import (
     VolunteerProfile,
 )
 from ..permissions import load_in_scope, role_required
+from ..query import arg_enum, arg_page
 from ..services import ServiceError, rosters, signups, volunteers
 from ..services import events as event_service
 from ..services.scope import path_filter
@@ -105,9 +106,10 @@ def organise_list():
         .options(joinedload(Event.host))
         .order_by(Event.created_at.desc(), Event.id.desc())
     )
-    if form.validate() and form.status.data:
-        query = query.where(Event.status == EventStatus(form.status.data))
-    page = db.paginate(query, per_page=25, error_out=False)
+    status = arg_enum("status", EventStatus)
+    if status is not None:
+        query = query.where(Event.status == status)
+    page = db.paginate(query, page=arg_page(), per_page=25, error_out=False)
     ids = [event.id for event in page.items]
     stats = {
         event_id: (shifts, int(taken or 0), int(capacity or 0))

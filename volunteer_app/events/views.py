@@ -20,6 +20,7 @@ from sqlalchemy.orm import joinedload
 from ..catalog import CATEGORIES
 from ..extensions import db
 from ..models import Event, Shift, Signup, SignupStatus, VolunteerProfile
+from ..query import arg_choice, arg_flag, arg_id, arg_page
 from ..services import ServiceError, calendar, listing, signups, volunteers
 from ..services.database import commit_and_keep
 from ..timeutil import local_today, utcnow
@@ -37,17 +38,16 @@ def hold_policy() -> signups.HoldPolicy:
 
 @bp.route("/events")
 def index():
-    args = request.args
     filters = listing.Filters(
-        area_id=args.get("area", type=int),
-        category=args.get("category") if args.get("category") in CATEGORIES else None,
-        when=args.get("when") if args.get("when") in ("today", "weekend", "week") else None,
-        places_only=args.get("places") == "1",
+        area_id=arg_id("area"),
+        category=arg_choice("category", CATEGORIES),
+        when=arg_choice("when", ("today", "weekend", "week")),
+        places_only=arg_flag("places"),
     )
     now = utcnow()
     user = current_user if current_user.is_authenticated else None
     query = listing.query_events(user, filters, now=now, today=local_today())
-    page = db.paginate(query, per_page=20, error_out=False)
+    page = db.paginate(query, page=arg_page(), per_page=20, error_out=False)
     free = listing.places_left([e.id for e in page.items], now)
     home = None
     if user is not None:

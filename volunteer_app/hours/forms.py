@@ -20,6 +20,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from ..catalog import CATEGORIES
 from ..events.forms import host_choices
 from ..models import User
+from ..query import QueryForm
 
 #: The largest correction of one record, in minutes (a record is at most a day's service).
 MAX_DELTA = 24 * 60
@@ -39,11 +40,8 @@ class AskForm(FlaskForm):
     submit = SubmitField(_l("Send the request"))
 
 
-class CertificateForm(FlaskForm):
+class CertificateForm(QueryForm):
     """The period of a certificate (a GET form: no CSRF token)."""
-
-    class Meta:
-        csrf = False
 
     start = DateField(
         _l("First day"), validators=[InputRequired(_l("Please choose the first day."))]

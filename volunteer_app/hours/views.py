@@ -48,6 +48,7 @@ from ..models import (
     VolunteerProfile,
 )
 from ..permissions import load_in_scope, role_required
+from ..query import arg_page
 from ..services import ServiceError, audit, certificates, checkin, hours, volunteers
 from ..services.scope import covers, path_filter
 from ..timeutil import local_today, utcnow
@@ -96,10 +97,6 @@ def _get(model, ident: int | None):
     if ident is None or not 0 < ident <= MAX_ID:
         return None
     return db.session.get(model, ident)
-
-
-def _page() -> int:
-    return min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
 
 
 def _flash_errors(form) -> None:
@@ -307,7 +304,7 @@ def mine():
         select(ServiceRecord)
         .where(ServiceRecord.user_id == user_id, ServiceRecord.kind != RecordKind.CORRECTION)
         .order_by(ServiceRecord.service_date.desc(), ServiceRecord.id.desc()),
-        page=_page(),
+        page=arg_page(),
         per_page=50,
         error_out=False,
     )
@@ -640,7 +637,7 @@ def records():
                 ServiceRecord.activity.contains(text, autoescape=True),
             )
         )
-    page = db.paginate(query, page=_page(), per_page=30, error_out=False)
+    page = db.paginate(query, page=arg_page(), per_page=30, error_out=False)
     corrections = _corrections_of([r.id for r in page.items])
     return render_template(
         "hours/records.html",
@@ -770,7 +767,7 @@ def requests():
             CorrectionRequest.created_at.desc(),
             CorrectionRequest.id.desc(),
         ),
-        page=_page(),
+        page=arg_page(),
         per_page=30,
         error_out=False,
     )

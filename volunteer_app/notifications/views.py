@@ -13,6 +13,7 @@ from wtforms.validators import Email, NumberRange, Optional
 
 from ..extensions import db
 from ..models import Channel, Notification
+from ..query import arg_page
 from ..timeutil import utcnow
 from . import bp
 
@@ -36,7 +37,7 @@ def index():
         select(Notification)
         .where(Notification.user_id == current_user.id, Notification.channel == Channel.IN_APP)
         .order_by(Notification.id.desc()),
-        per_page=30,
+        page=arg_page(), per_page=30,
         error_out=False,
     )
     return render_template("notifications/index.html", page=page)

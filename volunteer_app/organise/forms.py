@@ -9,6 +9,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from ..models import SignupStatus
+from ..query import QueryForm
 from ..services.messages import MAX_LENGTH
 
 SIGNUP_SORT_LABELS = {
@@ -41,12 +42,7 @@ STATUS_FILTERS = {
 }
 
 
-class _GetForm(FlaskForm):
-    class Meta:
-        csrf = False
-
-
-class SignupFilterForm(_GetForm):
+class SignupFilterForm(QueryForm):
     status = SelectField(
         _l("Status"),
         choices=[
@@ -68,7 +64,7 @@ class SignupFilterForm(_GetForm):
         return STATUS_FILTERS.get(self.status.data or "", ("", ()))[1]
 
 
-class NodeFilterForm(_GetForm):
+class NodeFilterForm(QueryForm):
     community = SelectField(_l("Community"), coerce=str, choices=[], validators=[Optional()])
     sort = SelectField(
         _l("Sort by"),

@@ -30,6 +30,7 @@ from ..catalog import POLITICAL_STATUS
 from ..extensions import db
 from ..models import Event, OrgUnit, Role, Shift, Signup, User
 from ..permissions import load_in_scope, role_required
+from ..query import arg_page
 from ..services import ServiceError, exports, messages, rosters
 from ..services.checkin import leads_shift
 from ..services.scope import covers
@@ -97,11 +98,6 @@ def _node(node_id: int) -> OrgUnit:
     return load_in_scope(OrgUnit, node_id, ORGANISER)
 
 
-def _page() -> int:
-    """The page asked for; anything odd is the first page (the roster clamps to the last)."""
-    return min(max(request.args.get("page", 1, type=int) or 1, 1), 10**6)
-
-
 #: The query parameters a roster link carries over (never url_for's own _external etc.).
 KEPT_ARGS = ("status", "community", "sort", "page")
 
@@ -136,7 +132,7 @@ def _signup_filters() -> tuple[SignupFilterForm, rosters.SignupFilter, int]:
     filters = rosters.SignupFilter(
         statuses=form.statuses(), community_id=chosen_id(form.community.data), sort=sort
     )
-    return form, filters, _page()
+    return form, filters, arg_page()
 
 
 def _paper_open(shift: Shift | None) -> bool:
@@ -230,7 +226,7 @@ def _node_roster_page(node: OrgUnit, *, reveal: bool = False):
     form.sort.data = sort
     filters = rosters.NodeFilter(community_id=chosen_id(form.community.data), sort=sort)
     year = local_today().year
-    roster = rosters.node_roster(node, year, filters, page=_page())
+    roster = rosters.node_roster(node, year, filters, page=arg_page())
     if reveal:
         rosters.reveal_phones(
             current_user, {"kind": "node", "node_id": node.id}, len(roster.rows), ip=_ip(), obj=node
@@ -497,7 +493,9 @@ def message_event(event_id: int):
 @bp.route("/messages")
 @role_required(Role.ORGANISER)
 def messages_log():
-    page = db.paginate(messages.sent_log(current_user), per_page=30, error_out=False)
+    page = db.paginate(
+        messages.sent_log(current_user), page=arg_page(), per_page=30, error_out=False
+    )
     actors = {
         u.id: u
         for u in db.session.scalars(

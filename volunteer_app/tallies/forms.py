@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SelectField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import NumberRange, Optional
 
 from ..catalog import CATEGORIES, POLITICAL_STATUS
+from ..query import QueryForm
 from ..services.tallies import Period, period_for
 
 PERIODS = {
@@ -27,10 +27,7 @@ def _choices(mapping: dict) -> list[SelectChoice]:
     return [SelectChoice(str(getattr(k, "value", k)), label) for k, label in mapping.items()]
 
 
-class FilterForm(FlaskForm):
-    class Meta:
-        csrf = False
-
+class FilterForm(QueryForm):
     period = SelectField(
         _l("Period"), choices=_choices(PERIODS), default="month", validators=[Optional()]
     )
@@ -83,11 +80,8 @@ def _months_between(start: date, end: date) -> int:
     return (end.year - start.year) * 12 + end.month - start.month + 1
 
 
-class DualForm(FlaskForm):
+class DualForm(QueryForm):
     """双报到 report: a year and a quarter."""
-
-    class Meta:
-        csrf = False
 
     year = IntegerField(_l("Year"), validators=[Optional(), NumberRange(2000, 2100)])
     quarter = SelectField(

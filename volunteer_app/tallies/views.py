@@ -19,6 +19,7 @@ from ..catalog import CATEGORIES, POLITICAL_STATUS
 from ..extensions import db
 from ..models import OrgKind, OrgLevel, OrgUnit, Role, TallyPerson, User, VolunteerProfile
 from ..permissions import load_in_scope, role_required
+from ..query import arg_int, arg_page
 from ..services import audit, charts, exports, tallies, volunteers
 from ..services.hours import is_month_key
 from ..services.scope import covers, grant_nodes
@@ -149,13 +150,17 @@ def _breadcrumb(dim: str, node: OrgUnit) -> list[tuple[OrgUnit, bool]]:
 
 def _url_with(**changes) -> str:
     """This page's URL with some query arguments changed (None removes one)."""
-    args = request.args.to_dict()
+    view_args = request.view_args or {}
+    # Never a name of the route's own (?dim=) nor one of url_for's (?_external=).
+    args = {
+        k: v for k, v in request.args.items() if k not in view_args and not k.startswith("_")
+    }
     for key, value in changes.items():
         if value is None:
             args.pop(key, None)
         else:
             args[key] = value
-    return url_for(request.endpoint, **(request.view_args or {}), **args)
+    return url_for(request.endpoint, **view_args, **args)
 
 
 def _month_shift(yyyymm: int, months: int) -> int:
@@ -349,7 +354,9 @@ def render_node(dim: str, node: OrgUnit, starts: dict[str, list[OrgUnit]]):
 
     people_page, people_rows = None, []
     if people_query is not None:
-        people_page = db.paginate(people_query, per_page=PEOPLE_PER_PAGE, error_out=False)
+        people_page = db.paginate(
+            people_query, page=arg_page(), per_page=PEOPLE_PER_PAGE, error_out=False
+        )
         minutes = _people_minutes(dim, node, period, [p.user_id for p in people_page.items])
         people_rows = [PersonRow(p, minutes.get(p.user_id, 0)) for p in people_page.items]
 
@@ -511,9 +518,8 @@ def dual(branch_id: int):
     branch = load_node("party", branch_id)
     today = local_today()
     form = DualForm(request.args)
-    valid = form.validate()
-    year = form.year.data if valid and form.year.data else today.year
-    quarter = int(form.quarter.data) if valid and form.quarter.data else (today.month - 1) // 3 + 1
+    year = arg_int("year", today.year, low=2000, high=2100)
+    quarter = arg_int("quarter", (today.month - 1) // 3 + 1, low=1, high=4)
     form.year.data, form.quarter.data = year, str(quarter)
     period = tallies.quarter_period(year, quarter)
     members = tallies.dual_report(branch, period)

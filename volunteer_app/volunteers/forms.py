@@ -24,6 +24,7 @@ from ..auth.forms import PhoneField
 from ..catalog import AVAILABILITY, CATEGORIES, ID_TYPES, POLITICAL_STATUS, SKILLS
 from ..extensions import db
 from ..models import Gender, OrgLevel, OrgUnit
+from ..query import QueryForm
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -164,10 +165,7 @@ class DeleteAccountForm(FlaskForm):
     submit = SubmitField(_l("Delete my account"))
 
 
-class SearchForm(FlaskForm):
-    class Meta:
-        csrf = False
-
+class SearchForm(QueryForm):
     q = StringField(_l("Name or last digits of the phone"), validators=[Optional(), Length(max=50)])
     community = SelectField(_l("Community"), validators=[Optional()])
     political_status = SelectField(

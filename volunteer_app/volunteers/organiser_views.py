@@ -12,6 +12,7 @@ from ..catalog import POLITICAL_STATUS, SKILLS
 from ..extensions import db
 from ..models import MembershipStatus, OrgLevel, OrgUnit, Role, TeamMembership
 from ..permissions import load_in_scope, role_required
+from ..query import arg_page
 from ..services import ServiceError, audit, teams, volunteers
 from ..services.scope import path_filter
 from ..timeutil import local_today, utcnow
@@ -41,7 +42,7 @@ def search():
             political_status=form.political_status.data or None,
             skill=form.skill.data or None,
         )
-    page = db.paginate(query, per_page=25, error_out=False)
+    page = db.paginate(query, page=arg_page(), per_page=25, error_out=False)
     return render_template(
         "volunteers/search.html",
         form=form,
