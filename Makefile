@@ -8,7 +8,7 @@ FLASK := APP_CONFIG=development $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint i18n screenshots clean help bench bench-quick
+.PHONY: run test test-dates lint i18n screenshots clean help bench bench-quick
 
 help:
 	@echo "make run    set up .venv, migrate and seed the SQLite database, serve on http://$(HOST):$(PORT)"
@@ -37,9 +37,28 @@ run: $(VENV)/.runtime
 	  trap 'kill $$scheduler 2>/dev/null' EXIT INT TERM; \
 	  PUBLIC_BASE_URL=http://$(HOST):$(PORT) $(FLASK) run --host $(HOST) --port $(PORT)
 
+# The moved clocks the calendar-sensitive tests (tests/dated.py) run on again: a Friday 23:30
+# in Qingdao; a Friday 23:30 UTC (Saturday 07:30 in Qingdao: the local and UTC dates differ);
+# a Saturday; a Sunday evening; the last evening of a month and of a year.
+DATES ?= 2026-12-04T23:30:00+08:00 2026-12-04T23:30:00+00:00 2026-12-12T10:00:00+08:00 \
+	2026-12-13T21:00:00+08:00 2026-11-30T23:30:00+08:00 2026-12-31T23:30:00+08:00
+
+# On SQLite alone by default (the calendar rules are computed in Python over naive UTC on
+# both databases, and the main run covers PostgreSQL); DATED_DATABASE_URL=… adds PostgreSQL.
+DATED_DATABASE_URL ?=
+
 test: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
+	@$(MAKE) --no-print-directory test-dates
+
+test-dates: $(VENV)/.dev
+	@for clock in $(DATES); do \
+	  echo "make test: the calendar-sensitive tests again, on the clock VOLUNTEER_CLOCK=$$clock"; \
+	  VOLUNTEER_CLOCK=$$clock TEST_DATABASE_URL=$(DATED_DATABASE_URL) \
+	    $(BIN)/python -m pytest -n auto -q -m dated -p no:cacheprovider \
+	    $(DATED_ARGS) || exit 1; \
+	done
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

@@ -77,6 +77,18 @@ def _reset_postgres(url: str) -> None:
 BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the calendar-sensitive tests (tests/dated.py) `dated`: `make test` runs them
+    again on moved clocks."""
+    from tests.dated import is_dated
+
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        function = getattr(item, "originalname", item.name)
+        if is_dated(module, function):
+            item.add_marker(pytest.mark.dated)
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     return "databases: " + ", ".join(BACKENDS) + ("" if PG_URL else f"  ({PG_SKIP})")
 
