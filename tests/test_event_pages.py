@@ -20,7 +20,8 @@ from volunteer_app.models import (
     Visibility,
 )
 from volunteer_app.models.volunteers import MembershipStatus
-from volunteer_app.services import orgs
+from volunteer_app.services import listing, orgs
+from volunteer_app.timeutil import local_today, utcnow
 
 
 def login(app, user):
@@ -54,10 +55,23 @@ def test_filters_by_category_area_and_places(client, tree, make_event, make_volu
     assert "交通文明岗" not in html  # its area is a community of town A
 
 
-def test_today_filter(client, make_event):
+def test_today_and_this_week_show_a_shift_under_way_and_not_one_after_the_window(
+    client, make_event
+):
+    """Whatever the day and hour (tests/dated.py runs this on moved clocks): a shift that
+    started an hour ago is today and this week; one starting an hour after the window's own
+    end (the listing's boundary, local midnight) is not."""
+    make_event(title="正在进行的活动", starts_in=timedelta(hours=-1), opens_days=None)
     make_event(title="明年的活动", starts_in=timedelta(days=300), opens_days=None)
-    html = client.get("/events?when=today").get_data(as_text=True)
-    assert "明年的活动" not in html
+    now, today = utcnow(), local_today()
+    for when in ("today", "week"):
+        _start, end = listing._window(when, today)
+        title = f"窗口之后的活动{when}"
+        make_event(title=title, starts_in=end - now + timedelta(hours=1), opens_days=None)
+        html = client.get(f"/events?when={when}").get_data(as_text=True)
+        assert "正在进行的活动" in html
+        assert "明年的活动" not in html
+        assert title not in html
 
 
 def test_near_my_community_comes_first(app, tree, make_event, make_volunteer):
