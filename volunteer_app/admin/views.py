@@ -14,7 +14,7 @@ from wtforms.fields.choices import SelectChoice
 from ..extensions import db
 from ..models import CHILD_LEVELS, AuditLog, OrgUnit, Role, RoleGrant, User
 from ..permissions import load_in_scope, role_required
-from ..services import ServiceError, exports, roles
+from ..services import ServiceError, exports, identifiers, roles
 from ..services import audit as audit_service
 from ..services import orgs as org_service
 from ..services.scope import covers, path_filter
@@ -210,7 +210,7 @@ def _audit_query(form: AuditFilterForm):
             query = query.where(AuditLog.action.startswith(form.action.data.strip()))
         if form.phone.data:
             query = query.join(User, User.id == AuditLog.actor_id).where(
-                User.phone.endswith(form.phone.data.strip())
+                User.phone.endswith(identifiers.phone(form.phone.data))
             )
     return query
 
