@@ -85,11 +85,13 @@ def number_and_spelling(draw) -> tuple[str, str]:
 def report_counts(request):
     yield
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter and TRIED:
-        reporter.write_line(
-            "identifier forms tried: "
-            + ", ".join(f"{key} {count}" for key, count in sorted(TRIED.items()))
-        )
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if reporter and capture and TRIED:
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(
+                "\nidentifier forms tried: "
+                + ", ".join(f"{key} {count}" for key, count in sorted(TRIED.items()))
+            )
 
 
 # ---------------------------------------------------------------- the normaliser
@@ -252,7 +254,7 @@ def _never_500(response, what: str) -> None:
 
 
 @settings(
-    max_examples=8,
+    max_examples=4,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -389,7 +391,7 @@ def _organiser_client(login_as, tree):
 
 
 @settings(
-    max_examples=6,
+    max_examples=3,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
