@@ -267,9 +267,11 @@
     var term = el.search.value.trim();
     el.searchResults.textContent = "";
     if (!term) { return; }
-    var digits = /^\d+$/.test(term);
+    // Full-width digits and spaces or dashes count as the digits (as on the server).
+    var folded = term.normalize ? term.normalize("NFKC").replace(/[\s\-]/g, "") : term;
+    var digits = /^[0-9]+$/.test(folded);
     var found = rows().filter(function (row) {
-      if (digits) { return String(row.phone_tail || "").indexOf(term) >= 0; }
+      if (digits) { return String(row.phone_tail || "").indexOf(folded) >= 0; }
       return String(row.name || "").indexOf(term) >= 0;
     }).slice(0, 12);
     if (!found.length) { el.searchResults.appendChild(emptyItem(msg("no-match"))); }

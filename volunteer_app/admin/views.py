@@ -15,7 +15,7 @@ from ..extensions import db
 from ..models import CHILD_LEVELS, AuditLog, OrgUnit, Role, RoleGrant, User
 from ..permissions import load_in_scope, role_required
 from ..query import arg_page
-from ..services import ServiceError, exports, roles
+from ..services import ServiceError, exports, identifiers, roles
 from ..services import audit as audit_service
 from ..services import orgs as org_service
 from ..services.scope import covers, path_filter
@@ -211,7 +211,7 @@ def _audit_query(form: AuditFilterForm):
             query = query.where(AuditLog.action.startswith(form.action.data.strip()))
         if form.phone.data:
             query = query.join(User, User.id == AuditLog.actor_id).where(
-                User.phone.endswith(form.phone.data.strip())
+                User.phone.endswith(identifiers.phone(form.phone.data))
             )
     return query
 

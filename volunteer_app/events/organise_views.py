@@ -27,7 +27,7 @@ from ..models import (
 )
 from ..permissions import load_in_scope, role_required
 from ..query import arg_enum, arg_page
-from ..services import ServiceError, rosters, signups, volunteers
+from ..services import ServiceError, identifiers, rosters, signups, volunteers
 from ..services import events as event_service
 from ..services.scope import path_filter
 from ..services.signups import ACTIVE
@@ -380,7 +380,7 @@ def _match_label(profile: VolunteerProfile) -> str:
 def organise_roster_add(shift_id: int):
     shift = _shift(shift_id)
     form = AddVolunteerForm(prefix="add")
-    text = (form.q.data or "").strip()
+    text = identifiers.search_term(form.q.data)
     matches = (
         db.session.scalars(volunteers.search(current_user, text=text).limit(MAX_MATCHES + 1))
         .unique()

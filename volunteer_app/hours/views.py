@@ -49,7 +49,7 @@ from ..models import (
 )
 from ..permissions import load_in_scope, role_required
 from ..query import arg_page
-from ..services import ServiceError, audit, certificates, checkin, hours, volunteers
+from ..services import ServiceError, audit, certificates, checkin, hours, identifiers, volunteers
 from ..services.scope import covers, path_filter
 from ..timeutil import local_today, utcnow
 from . import bp
@@ -628,8 +628,9 @@ def records():
     )
     if status in {s.value for s in RecordStatus}:
         query = query.where(ServiceRecord.status == RecordStatus(status))
-    if text.isdigit():
-        query = query.where(User.phone.endswith(text))
+    tail = identifiers.phone_tail(text)
+    if tail:
+        query = query.where(User.phone.endswith(tail))
     elif text:
         query = query.where(
             or_(
@@ -685,7 +686,7 @@ def manual():
     if request.method == "GET":
         form.service_date.data = local_today()
         return render_template("hours/manual.html", form=form)
-    text = (form.q.data or "").strip()
+    text = identifiers.search_term(form.q.data)
     matches = (
         db.session.scalars(volunteers.search(current_user, text=text).limit(MAX_MATCHES + 1))
         .unique()

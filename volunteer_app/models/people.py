@@ -51,6 +51,9 @@ class User(UserMixin, db.Model):
     #: Set when the volunteer deleted the account: personal fields are erased, the
     #: service records stay (anonymised) so tallies do not change.
     deleted_at: Mapped[datetime | None]
+    #: Set (with deleted_at) when an administrator merged this duplicate account into
+    #: another one (`flask people merge`): its history now belongs to that account.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     #: Notification preferences: in-app always; SMS and e-mail by choice.
     email: Mapped[str | None] = mapped_column(String(120))
     notify_sms: Mapped[bool] = mapped_column(default=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -13,25 +12,21 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..models import LoginThrottle, User
 from ..timeutil import utcnow
-from . import ServiceError, audit
+from . import ServiceError, audit, identifiers
 from .passwords import dummy_verify, hash_password, password_problems, verify_password
 
-PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
+#: A normalised mainland mobile number (ASCII digits only).
+PHONE_RE = identifiers.PHONE_RE
 
 
 def normalise_phone(raw: str | None) -> str:
-    """Digits only, with a leading +86 or 86 and spaces or dashes removed."""
-    digits = re.sub(r"[\s\-()]", "", raw or "")
-    if digits.startswith("+86"):
-        digits = digits[3:]
-    elif digits.startswith("86") and len(digits) == 13:
-        digits = digits[2:]
-    return digits
+    """The one normal form of a typed mobile number (services.identifiers)."""
+    return identifiers.phone(raw)
 
 
 def phone_problem(phone: str) -> str | None:
     """Why the number is not a mainland mobile number, or None."""
-    if not PHONE_RE.match(phone):
+    if not identifiers.is_phone(phone):
         return str(_l("Please enter an 11-digit mainland mobile number starting with 13–19."))
     return None
 
@@ -119,7 +114,7 @@ def authenticate(
     now = now or utcnow()
     phone = normalise_phone(phone)
     wrong = str(_l("Wrong phone number or password."))
-    if not PHONE_RE.match(phone):
+    if not identifiers.is_phone(phone):
         return LoginResult(None, str(phone_problem(phone)))
     throttle = _throttle(phone)
     user = find_user(phone)

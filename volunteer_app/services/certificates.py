@@ -44,14 +44,14 @@ from ..catalog import CATEGORIES
 from ..extensions import db
 from ..models import RecordKind, RecordStatus, ServiceRecord, User, VolunteerProfile
 from ..timeutil import from_local
-from . import ServiceError, audit
+from . import ServiceError, audit, identifiers
 
 #: Who records and certifies (记录单位 / 出具单位).
 ISSUER = "即墨区文明办 志愿先行平台"
 PLATFORM = "志愿先行平台"
 _PURPOSE = b"volunteer-app/service-certificates"
 _TAG_LENGTH = 10  # base32 characters: 50 bits (and in _NUMBER_RE)
-_NUMBER_RE = re.compile(r"^JM(\d{8})(\d{7})(\d{6})(\d{6})-([A-Z2-7]{10})$")
+_NUMBER_RE = re.compile(r"JM([0-9]{8})([0-9]{7})([0-9]{6})([0-9]{6})-([A-Z2-7]{10})\Z", re.ASCII)
 #: The earliest period start a two-digit year in the number can express unambiguously.
 EARLIEST = date(2000, 1, 1)
 #: How many activities the content summary lists by name (the rest are summed).
@@ -87,7 +87,7 @@ class Parsed:
 
 def parse(number: str) -> Parsed | None:
     """The fields of a genuine number; None for anything malformed or tampered with."""
-    number = (number or "").strip().upper()
+    number = identifiers.certificate_number(number)
     match = _NUMBER_RE.match(number)
     if match is None:
         return None
@@ -271,7 +271,7 @@ def verify(number: str, *, today: date) -> Verified | None:
         return None
     summary = summarise(parsed.user_id, parsed.start, parsed.end, end_of_day(parsed.issued_on))
     return Verified(
-        number=number.strip().upper(),
+        number=identifiers.certificate_number(number),
         masked_name=masked_name(profile.real_name),
         hours=hours_text(summary.minutes),
         issuer=ISSUER,

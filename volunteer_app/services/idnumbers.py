@@ -9,15 +9,17 @@ from datetime import date
 from flask_babel import lazy_gettext as _l
 
 from ..models import Gender, IdType
+from . import identifiers
 
 _WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 _CHECK = "10X98765432"
 
 _OTHER_FORMATS: dict[IdType, re.Pattern[str]] = {
-    IdType.HK_MACAO: re.compile(r"^[HM]\d{8}(\d{2})?$"),
-    IdType.TAIWAN: re.compile(r"^\d{8}(\d{2})?$"),
-    IdType.PASSPORT: re.compile(r"^[A-Z0-9]{5,17}$"),
+    IdType.HK_MACAO: re.compile(r"[HM][0-9]{8}(?:[0-9]{2})?", re.ASCII),
+    IdType.TAIWAN: re.compile(r"[0-9]{8}(?:[0-9]{2})?", re.ASCII),
+    IdType.PASSPORT: re.compile(r"[A-Z0-9]{5,17}", re.ASCII),
 }
+_LEGACY_RE = re.compile(r"[0-9]{15}", re.ASCII)
 
 
 def check_character(first17: str) -> str:
@@ -39,8 +41,8 @@ class IdNumberError(ValueError):
 
 
 def normalise(raw: str | None) -> str:
-    """Upper case, without spaces; a full-width Ｘ becomes X."""
-    return re.sub(r"\s+", "", raw or "").upper().replace("Ｘ", "X").replace("×", "X")
+    """The one normal form of a typed ID number (services.identifiers)."""
+    return identifiers.id_number(raw)
 
 
 def parse(raw: str | None, id_type: IdType = IdType.RESIDENT, *, today: date) -> IdInfo:
@@ -49,10 +51,10 @@ def parse(raw: str | None, id_type: IdType = IdType.RESIDENT, *, today: date) ->
     if not number:
         raise IdNumberError(str(_l("Please enter the ID number.")))
     if id_type is not IdType.RESIDENT:
-        if not _OTHER_FORMATS[id_type].match(number):
+        if not _OTHER_FORMATS[id_type].fullmatch(number):
             raise IdNumberError(str(_l("This does not look like a valid number for this ID type.")))
         return IdInfo(id_type, number)
-    if len(number) == 15 and number.isdigit():
+    if _LEGACY_RE.fullmatch(number):
         raise IdNumberError(
             str(
                 _l(
@@ -63,7 +65,7 @@ def parse(raw: str | None, id_type: IdType = IdType.RESIDENT, *, today: date) ->
         )
     if len(number) != 18:
         raise IdNumberError(str(_l("A resident ID number has 18 characters.")))
-    if not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
+    if not identifiers.RESIDENT_RE.fullmatch(number):
         raise IdNumberError(str(_l("A resident ID number is 17 digits followed by a digit or X.")))
     if check_character(number[:17]) != number[17]:
         raise IdNumberError(

@@ -12,6 +12,7 @@ import io
 import re
 import secrets
 import time
+import unicodedata
 import zipfile
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -40,7 +41,7 @@ from ..models import (
     User,
     VolunteerProfile,
 )
-from . import ServiceError, audit, idnumbers, notify, pii, volunteers
+from . import ServiceError, audit, identifiers, idnumbers, notify, pii, volunteers
 from .accounts import PHONE_RE, normalise_phone, phone_problem
 from .scope import covers, grant_nodes, path_filter
 
@@ -169,10 +170,12 @@ CATEGORY_NAMES: dict[str, str] = {
 GENDER_NAMES = {"男": Gender.MALE, "男性": Gender.MALE, "女": Gender.FEMALE, "女性": Gender.FEMALE}
 
 _LIST_SEPARATORS = re.compile(r"[、,，;；/\s]+")
-_SCIENTIFIC = re.compile(r"^\d(\.\d+)?E\+?\d+$", re.IGNORECASE)
+# Digits are ASCII only ([0-9], never \d): cells are brought to NFKC first, so full-width
+# digits count, and other scripts' digits are refused instead of being read by int().
+_SCIENTIFIC = re.compile(r"[0-9](\.[0-9]+)?E\+?[0-9]+", re.IGNORECASE | re.ASCII)
 _DATE_PATTERNS = (
-    re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$"),
-    re.compile(r"^(\d{4})(\d{2})(\d{2})$"),
+    re.compile(r"([0-9]{4})[-/.年]([0-9]{1,2})[-/.月]([0-9]{1,2})日?", re.ASCII),
+    re.compile(r"([0-9]{4})([0-9]{2})([0-9]{2})", re.ASCII),
 )
 
 
@@ -464,9 +467,9 @@ def _parse_date(value: object) -> date | None:
         return value.date()
     if isinstance(value, date):
         return value
-    text = _text(value)
+    text = unicodedata.normalize("NFKC", _text(value)).replace(" ", "")
     for pattern in _DATE_PATTERNS:
-        match = pattern.match(text)
+        match = pattern.fullmatch(text)
         if match:
             try:
                 return date(*(int(part) for part in match.groups()))
@@ -533,7 +536,9 @@ class _RowChecker:
         raw = self.table.cell(cells, "id_number")
         text = _text(raw)
         # Excel keeps 15 significant digits of a number: longer IDs typed as numbers are cut.
-        if (isinstance(raw, float) and abs(raw) >= 1e15) or _SCIENTIFIC.match(text):
+        if (isinstance(raw, float) and abs(raw) >= 1e15) or _SCIENTIFIC.fullmatch(
+            identifiers.fold(text)
+        ):
             self.fail(
                 row,
                 "id_number",
@@ -619,7 +624,8 @@ class _RowChecker:
         if not text:
             self.fail(row, "political_status", _l("The political status is missing."))
             return
-        status = self.politics.get(text.zfill(2) if text.isdigit() else text)
+        code = identifiers.digits(text)
+        status = self.politics.get(code.zfill(2) if code else text)
         if status is None:
             self.fail(
                 row, "political_status", _l("Unknown political status: %(value)s.", value=text)

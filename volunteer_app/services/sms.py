@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import Channel, CodePurpose, SmsCode
-from . import ServiceError, notify, pii
+from . import ServiceError, identifiers, notify, pii
 from .accounts import find_user, normalise_phone, phone_problem
 
 CODE_TTL = timedelta(minutes=5)
@@ -82,7 +82,7 @@ def check_code(phone: str, purpose: CodePurpose, code: str, *, now: datetime) ->
     """Accept the latest unexpired code for the number, or raise ServiceError. Each try
     counts; the caller commits whatever the outcome."""
     phone = normalise_phone(phone)
-    code = (code or "").strip()
+    code = identifiers.fold(code)
     wrong = _l("The code is wrong or has expired. Ask for a new one if needed.")
     row = db.session.scalar(
         select(SmsCode)

@@ -26,7 +26,7 @@ from ..models import (
     User,
     VolunteerProfile,
 )
-from . import ServiceError, audit, idnumbers, pii
+from . import ServiceError, audit, identifiers, idnumbers, pii
 from .accounts import PHONE_RE, normalise_phone
 from .scope import path_filter
 
@@ -465,8 +465,9 @@ def search(
         .order_by(VolunteerProfile.real_name, VolunteerProfile.user_id)
     )
     text = (text or "").strip()
-    if text.isdigit() and len(text) <= 11:
-        query = query.where(User.phone.endswith(text))
+    tail = identifiers.phone_tail(text)
+    if tail:
+        query = query.where(User.phone.endswith(tail))
     elif text:
         query = query.where(VolunteerProfile.real_name.contains(text, autoescape=True))
     if community_id:

@@ -25,6 +25,7 @@ from ..catalog import AVAILABILITY, CATEGORIES, ID_TYPES, POLITICAL_STATUS, SKIL
 from ..extensions import db
 from ..models import Gender, OrgLevel, OrgUnit
 from ..query import QueryForm
+from ..services.identifiers import id_number as normalise_id_number
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -57,6 +58,15 @@ def grouped_nodes(level: OrgLevel, group_level: OrgLevel | None = None) -> list[
     return choices
 
 
+class IdNumberField(StringField):
+    """An ID number, brought to its normal form before any check: full-width digits,
+    spaces and dashes typed in between do not count towards the length."""
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        super().process_formdata(valuelist)
+        self.data = normalise_id_number(self.data)
+
+
 class IdentityForm(FlaskForm):
     real_name = StringField(
         _l("Real name"),
@@ -64,11 +74,11 @@ class IdentityForm(FlaskForm):
         render_kw={"autocomplete": "name"},
     )
     id_type = SelectField(_l("ID type"), choices=_choices(ID_TYPES), default="resident")
-    id_number = StringField(
+    id_number = IdNumberField(
         _l("ID number"),
         validators=[DataRequired(_l("Please enter the ID number.")), Length(max=30)],
         description=_l("Your birth date and gender are read from a resident ID number."),
-        render_kw={"autocomplete": "off", "spellcheck": "false", "maxlength": 30},
+        render_kw={"autocomplete": "off", "spellcheck": "false", "maxlength": 60},
     )
     gender = RadioField(
         _l("Gender (other ID types only)"),
