@@ -323,13 +323,33 @@ def decide(
     ip: str | None = None,
 ) -> int:
     """Approve or reject pending records (all at once or one by one); approved ones enter
-    the tallies in the same transaction. Returns how many were decided."""
+    the tallies in the same transaction. Returns how many were decided.
+
+    The records and the originals of corrections are locked first and read again, so a
+    record decided meanwhile by someone else is skipped, and "never below zero" is checked
+    against every correction approved before this one (concurrent approvals of two
+    corrections of one record queue on the original's lock)."""
+    records = list(records)
+    _lock_for_decision(records)
     count = 0
     for record in records:
         if not can_decide(actor, record):
             raise ServiceError(_l("You may not approve these records."))
         if record.status is not RecordStatus.PENDING:
             continue
+        if approve and record.kind is RecordKind.CORRECTION and record.corrects_id is not None:
+            original = db.session.get(ServiceRecord, record.corrects_id)
+            if original is not None and approved_minutes_of(original) + record.minutes < 0:
+                raise ServiceError(
+                    _l(
+                        "The correction of %(minutes)d minutes to the record “%(activity)s” "
+                        "of %(day)s would make its time negative (other corrections have "
+                        "been approved since); reject it instead.",
+                        minutes=record.minutes,
+                        activity=record.activity,
+                        day=record.service_date.isoformat(),
+                    )
+                )
         record.status = RecordStatus.APPROVED if approve else RecordStatus.REJECTED
         record.decided_by_id = actor.id
         record.decided_at = now
@@ -342,6 +362,22 @@ def decide(
             "hours.approve" if approve else "hours.reject", actor=actor, ip=ip, count=count
         )
     return count
+
+
+def _lock_for_decision(records: list[ServiceRecord]) -> None:
+    """Lock the records and the originals they correct (SELECT … FOR UPDATE, in id order
+    so that two deciders cannot deadlock; on SQLite the write transaction is exclusive
+    already) and read their status again."""
+    ids = {r.id for r in records} | {r.corrects_id for r in records if r.corrects_id}
+    if not ids:
+        return
+    db.session.scalars(
+        select(ServiceRecord)
+        .where(ServiceRecord.id.in_(ids))
+        .order_by(ServiceRecord.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
 
 
 # ---------------------------------------------------------------- tallies
