@@ -94,7 +94,8 @@ def test_the_migration_recounts_people_by_the_status_at_the_time_of_service(kind
         rows = db.session.execute(text("SELECT COUNT(*) FROM tally_people")).scalar_one()
         keys = db.session.execute(
             text(
-                "SELECT COUNT(*) FROM (SELECT DISTINCT dim, node_id, month, user_id FROM tally_people) k"
+                "SELECT COUNT(*) FROM "
+                "(SELECT DISTINCT dim, node_id, month, user_id FROM tally_people) k"
             )
         ).scalar_one()
         assert rows == keys > 0
