@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SelectField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import NumberRange, Optional
 
 from ..catalog import CATEGORIES, POLITICAL_STATUS
+from ..forms import FlaskForm
 from ..services.tallies import Period, period_for
 
 PERIODS = {
