@@ -144,7 +144,19 @@ def test_period_for_month_quarter_year_and_custom_boundaries():
     custom = period_for("custom", date(2026, 7, 9), date(2025, 11, 30), date(2026, 2, 1))
     assert (custom.first, custom.last, custom.kind) == (202511, 202602, "custom")
     assert custom.months() == [202511, 202512, 202601, 202602]
-    assert (custom.start_date, custom.end_date) == (date(2025, 11, 1), date(2026, 3, 1))
+    # Exact days: the whole months inside from the tallies, the days around from the ledger.
+    assert (custom.start_date, custom.end_date) == (date(2025, 11, 30), date(2026, 2, 2))
+    assert custom.whole_months() == (202512, 202601)
+    assert custom.edges() == [
+        (date(2025, 11, 30), date(2025, 12, 1)),
+        (date(2026, 2, 1), date(2026, 2, 2)),
+    ]
+    aligned = period_for("custom", date(2026, 7, 9), date(2026, 4, 1), date(2026, 6, 30))
+    assert aligned.whole_months() == (202604, 202606) and aligned.edges() == []
+    inside = period_for("custom", date(2026, 7, 9), date(2026, 3, 5), date(2026, 3, 20))
+    assert inside.whole_months() is None
+    assert inside.edges() == [(date(2026, 3, 5), date(2026, 3, 21))]
+    assert period_for("all", date(2026, 7, 9)).kind == "all"
     # A range ending before it starts (or half a range) is not a custom period.
     assert period_for("custom", date(2026, 7, 9), date(2026, 3, 1), date(2026, 2, 1)).kind == "year"
     assert period_for("custom", date(2026, 7, 9), date(2026, 3, 1), None).kind == "year"
@@ -153,9 +165,12 @@ def test_period_for_month_quarter_year_and_custom_boundaries():
 def test_custom_period_on_the_page_and_a_reversed_range_is_refused(login_as, tree):
     client, _ = login_as(Role.ORGANISER, tree.town_a)
     html = client.get("/tallies/?period=custom&start=2026-01-10&end=2026-02-20").get_data(True)
+    assert "2026-01-10 – 2026-02-20" in html
+    html = client.get("/tallies/?period=custom&start=2026-01-01&end=2026-02-28").get_data(True)
     assert "2026-01 – 2026-02" in html
     html = client.get("/tallies/?period=custom&start=2026-03-10&end=2026-02-20").get_data(True)
     assert "is-invalid" in html  # the form says why, and the page falls back to this month
+    assert 'data-testid="period-fallback"' in html
 
 
 # ---------------------------------------------------------------- roll-ups against the ledger

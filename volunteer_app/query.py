@@ -17,8 +17,9 @@ from enum import Enum
 from typing import TypeVar
 
 from flask import request
-from flask_wtf import FlaskForm
 from wtforms.meta import DefaultMeta
+
+from .forms import FlaskForm
 
 #: The largest id any table holds (PostgreSQL integer); larger ones cannot exist.
 MAX_ID = 2**31 - 1

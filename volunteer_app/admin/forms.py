@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
@@ -11,6 +10,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from ..auth.forms import PhoneField
 from ..extensions import db
+from ..forms import FlaskForm, PlainText
 from ..models import OrgUnit, Role
 from ..query import QueryForm
 from ..services.accounts import find_user
@@ -47,14 +47,16 @@ def node_choices(active_only: bool = True) -> list[SelectChoice]:
 
 class NameForm(FlaskForm):
     name = StringField(
-        _l("Name"), validators=[DataRequired(_l("Please enter a name.")), Length(max=100)]
+        _l("Name"),
+        validators=[DataRequired(_l("Please enter a name.")), Length(max=100), PlainText()],
     )
     submit = SubmitField(_l("Rename"))
 
 
 class AddChildForm(FlaskForm):
     name = StringField(
-        _l("Name"), validators=[DataRequired(_l("Please enter a name.")), Length(max=100)]
+        _l("Name"),
+        validators=[DataRequired(_l("Please enter a name.")), Length(max=100), PlainText()],
     )
     level = SelectField(_l("Kind of unit"), choices=[])
     submit = SubmitField(_l("Add unit"))

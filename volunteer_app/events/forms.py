@@ -11,7 +11,6 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import (
     BooleanField,
@@ -38,6 +37,7 @@ from wtforms.validators import (
 
 from ..catalog import CATEGORIES
 from ..extensions import db
+from ..forms import FlaskForm, PlainText
 from ..models import (
     Event,
     EventStatus,
@@ -174,7 +174,7 @@ class EventForm(FlaskForm):
 
     title = StringField(
         _l("Title"),
-        validators=[DataRequired(_l("Please enter a title.")), Length(max=100)],
+        validators=[DataRequired(_l("Please enter a title.")), Length(max=100), PlainText()],
     )
     category = SelectField(
         _l("Kind of service"),
@@ -189,7 +189,7 @@ class EventForm(FlaskForm):
     )
     address = StringField(
         _l("Place"),
-        validators=[DataRequired(_l("Please enter the place.")), Length(max=200)],
+        validators=[DataRequired(_l("Please enter the place.")), Length(max=200), PlainText()],
     )
     latitude = FloatField(_l("Latitude (optional)"), validators=[Optional()])
     longitude = FloatField(_l("Longitude (optional)"), validators=[Optional()])
@@ -198,7 +198,7 @@ class EventForm(FlaskForm):
         description=_l("Volunteers nearby see the event first."),
         validators=[Optional()],
     )
-    contact_name = StringField(_l("Contact person"), validators=[Length(max=50)])
+    contact_name = StringField(_l("Contact person"), validators=[Length(max=50), PlainText()])
     contact_phone = StringField(
         _l("Contact phone"),
         validators=[Length(max=20)],
@@ -274,7 +274,7 @@ class ShiftForm(FlaskForm):
     post = StringField(
         _l("Post"),
         description=_l("e.g. Traffic guidance at the east gate"),
-        validators=[DataRequired(_l("Please name the post.")), Length(max=60)],
+        validators=[DataRequired(_l("Please name the post.")), Length(max=60), PlainText()],
     )
     duties = TextAreaField(_l("Duties"), render_kw={"rows": 2})
     day = DateField(_l("Date"), validators=[InputRequired(_l("Please choose the date."))])

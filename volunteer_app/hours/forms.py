@@ -4,7 +4,6 @@ every rule about the values (limits, reasons, scope) stays in the services."""
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
     IntegerField,
@@ -19,6 +18,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from ..catalog import CATEGORIES
 from ..events.forms import host_choices
+from ..forms import FlaskForm, PlainText
 from ..models import User
 from ..query import QueryForm
 
@@ -104,7 +104,7 @@ class ManualForm(FlaskForm):
     )
     activity = StringField(
         _l("Activity"),
-        validators=[DataRequired(_l("Please name the activity.")), Length(max=100)],
+        validators=[DataRequired(_l("Please name the activity.")), Length(max=100), PlainText()],
         render_kw={"maxlength": 100},
     )
     service_date = DateField(
@@ -122,7 +122,9 @@ class ManualForm(FlaskForm):
         validators=[InputRequired(_l("Please enter the time.")), NumberRange(min=0, max=59)],
         render_kw={"inputmode": "numeric", "min": 0, "max": 59},
     )
-    place = StringField(_l("Place"), validators=[Length(max=200)], render_kw={"maxlength": 200})
+    place = StringField(
+        _l("Place"), validators=[Length(max=200), PlainText()], render_kw={"maxlength": 200}
+    )
     content = TextAreaField(
         _l("Service content"), validators=[Length(max=300)], render_kw={"rows": 2}
     )

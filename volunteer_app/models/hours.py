@@ -176,13 +176,25 @@ class TallyCell(db.Model):
     sessions: Mapped[int] = mapped_column(default=0)
 
 
+#: tally_people / tally_served rows of every political status together (the unfiltered
+#: figures); other rows hold one status, as snapshotted on the ledger rows.
+ALL_POLITICAL = "*"
+
+
 class TallyPerson(db.Model):
-    """That a volunteer served in a month at a node (area and party dimensions), so that
-    "volunteers who served" is a count of rows instead of a DISTINCT over the ledger."""
+    """That a volunteer served in a period at a node (area and party dimensions), so that
+    "volunteers who served" is a count of rows instead of a DISTINCT over the ledger.
+
+    Political status counts as it was at the time of service (the record's snapshot): a
+    volunteer has one row per status they served under in the period, and one row with
+    `political` = ALL_POLITICAL for all of them together. A volunteer who joined the Party
+    mid-year is then counted under 群众 and under 党员 for that year, once without a filter."""
 
     __tablename__ = "tally_people"
     __table_args__ = (
-        Index("uq_tally_people_key", "dim", "node_id", "month", "user_id", unique=True),
+        Index(
+            "uq_tally_people_key", "dim", "node_id", "month", "user_id", "political", unique=True
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -190,6 +202,7 @@ class TallyPerson(db.Model):
     node_id: Mapped[int] = mapped_column()
     month: Mapped[int] = mapped_column()
     user_id: Mapped[int] = mapped_column()
+    #: A status code from the ledger's snapshot, or ALL_POLITICAL.
     political: Mapped[str] = mapped_column(String(2), default="")
     #: The volunteer's approved minutes in that month at that node (leaderboards).
     minutes: Mapped[int] = mapped_column(default=0)
@@ -210,8 +223,9 @@ class _NodeCounter:
 class TallyServed(_NodeCounter, db.Model):
     """How many volunteers served (net approved minutes > 0) per node and period key (a
     month yyyymm, a quarter yyyy2q or a year yyyy00, as in tally_people) and political
-    status: "volunteers who served" in a whole month, quarter or year is then one row per
-    node instead of a count over every volunteer. Kept with each change of tally_people."""
+    status at the time of service (ALL_POLITICAL: whatever their status): "volunteers who
+    served" in a whole month, quarter or year is then one row per node instead of a count
+    over every volunteer. Kept with each change of tally_people."""
 
     __tablename__ = "tally_served"
     __table_args__ = (

@@ -6,12 +6,12 @@ from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from sqlalchemy import func, select, update
 from wtforms import BooleanField, IntegerField, StringField, SubmitField
 from wtforms.validators import Email, NumberRange, Optional
 
 from ..extensions import db
+from ..forms import FlaskForm
 from ..models import Channel, Notification
 from ..query import arg_page
 from ..timeutil import utcnow

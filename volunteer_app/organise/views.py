@@ -282,7 +282,7 @@ def _download(fmt: str, filename: str, headers: list, rows: list, scope: dict, f
         io.BytesIO(body),
         mimetype=mimetype,
         as_attachment=True,
-        download_name=f"{filename}.{fmt}",
+        download_name=exports.download_name(filename, fmt),
         max_age=0,
     )
 

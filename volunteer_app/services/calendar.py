@@ -13,8 +13,15 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import Shift, Signup, SignupStatus, User
 from ..timeutil import utcnow
+from .text import strip_forbidden
 
 PRODID = "-//Volunteers First//志愿先行//ZH"
+
+
+def _line(value: str | None) -> str:
+    """One line of text for a calendar property: no line breaks or control characters
+    (a title that came in with CR LF would otherwise break the file)."""
+    return strip_forbidden(value or "").strip()
 
 
 def _aware(value: datetime) -> datetime:
@@ -27,7 +34,7 @@ def build(shifts: Iterable[Shift], *, name: str, url_for_event) -> bytes:
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
-    cal.add("x-wr-calname", name)
+    cal.add("x-wr-calname", _line(name))
     cal.add("x-wr-timezone", "Asia/Shanghai")
     stamp = _aware(utcnow())
     for shift in shifts:
@@ -37,10 +44,11 @@ def build(shifts: Iterable[Shift], *, name: str, url_for_event) -> bytes:
         item.add("dtstamp", stamp)
         item.add("dtstart", _aware(shift.starts_at))
         item.add("dtend", _aware(shift.ends_at))
-        item.add("summary", f"{event.title} · {shift.post}")
-        item.add("location", event.address)
+        item.add("summary", _line(f"{event.title} · {shift.post}"))
+        item.add("location", _line(event.address))
         url = url_for_event(event)
-        item.add("description", "\n".join(p for p in (shift.duties, event.contact_name, url) if p))
+        parts = (shift.duties, event.contact_name, url)
+        item.add("description", strip_forbidden("\n".join(p for p in parts if p), multiline=True))
         item.add("url", url)
         if shift.cancelled or event.status.value == "cancelled":
             item.add("status", "CANCELLED")

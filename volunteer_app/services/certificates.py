@@ -45,6 +45,7 @@ from ..extensions import db
 from ..models import RecordKind, RecordStatus, ServiceRecord, User, VolunteerProfile
 from ..timeutil import from_local
 from . import ServiceError, audit, identifiers
+from .text import strip_forbidden
 
 #: Who records and certifies (记录单位 / 出具单位).
 ISSUER = "即墨区文明办 志愿先行平台"
@@ -313,7 +314,7 @@ _GLYPH_SUBSTITUTES = str.maketrans({"\u00b7": "\u30fb", "\u2022": "\u30fb", "\u2
 
 
 def _escape(text: str) -> str:
-    text = text.translate(_GLYPH_SUBSTITUTES)
+    text = strip_forbidden(text or "").translate(_GLYPH_SUBSTITUTES)
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 

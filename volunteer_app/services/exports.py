@@ -19,6 +19,8 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
+from .text import strip_forbidden
+
 #: Characters that make a spreadsheet read a cell as a formula (or a DDE call).
 FORMULA_START = frozenset("=+-@\t\r\n＝＋－＠")
 
@@ -41,10 +43,12 @@ def neutralise(value: object) -> object:
 
 
 def _plain(value: object) -> object:
-    """A cell value both writers accept: text, a number, a date, or empty."""
+    """A cell value both writers accept: text (without control or invisible characters,
+    which a workbook cannot hold and a spreadsheet would show as garbage; line breaks
+    stay), a number, a date, or empty."""
     if value is None or isinstance(value, (int, float, Decimal, date, datetime)):
         return value
-    return str(value)
+    return strip_forbidden(str(value), multiline=True)
 
 
 def clean_row(row: Sequence[object]) -> list[object]:
@@ -61,9 +65,16 @@ def to_csv(headers: Sequence[object], rows: Iterable[Sequence[object]]) -> bytes
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
+def download_name(name: str, fmt: str) -> str:
+    """A file name for the download: no control or invisible characters (a line break
+    in a unit's name would make the header invalid), no path separators or quotes."""
+    cleaned = re.sub(r'[\\/:*?"<>|]', "_", strip_forbidden(name or "")).strip(" .")
+    return f"{cleaned[:100] or 'export'}.{fmt}"
+
+
 def sheet_title(title: str) -> str:
     """A valid worksheet name: at most 31 characters, none of []:*?/\\."""
-    cleaned = _SHEET_BAD.sub("_", title or "").strip("'") or "Sheet1"
+    cleaned = _SHEET_BAD.sub("_", strip_forbidden(title or "")).strip("'") or "Sheet1"
     return cleaned[:31]
 
 

@@ -27,6 +27,7 @@ from ..models import (
     User,
     VolunteerProfile,
 )
+from ..models.hours import ALL_POLITICAL
 from ..timeutil import to_local
 from . import ServiceError, audit, registrations
 from .checkin import credited_minutes, leads_shift
@@ -323,13 +324,33 @@ def decide(
     ip: str | None = None,
 ) -> int:
     """Approve or reject pending records (all at once or one by one); approved ones enter
-    the tallies in the same transaction. Returns how many were decided."""
+    the tallies in the same transaction. Returns how many were decided.
+
+    The records and the originals of corrections are locked first and read again, so a
+    record decided meanwhile by someone else is skipped, and "never below zero" is checked
+    against every correction approved before this one (concurrent approvals of two
+    corrections of one record queue on the original's lock)."""
+    records = list(records)
+    _lock_for_decision(records)
     count = 0
     for record in records:
         if not can_decide(actor, record):
             raise ServiceError(_l("You may not approve these records."))
         if record.status is not RecordStatus.PENDING:
             continue
+        if approve and record.kind is RecordKind.CORRECTION and record.corrects_id is not None:
+            original = db.session.get(ServiceRecord, record.corrects_id)
+            if original is not None and approved_minutes_of(original) + record.minutes < 0:
+                raise ServiceError(
+                    _l(
+                        "The correction of %(minutes)d minutes to the record “%(activity)s” "
+                        "of %(day)s would make its time negative (other corrections have "
+                        "been approved since); reject it instead.",
+                        minutes=record.minutes,
+                        activity=record.activity,
+                        day=record.service_date.isoformat(),
+                    )
+                )
         record.status = RecordStatus.APPROVED if approve else RecordStatus.REJECTED
         record.decided_by_id = actor.id
         record.decided_at = now
@@ -342,6 +363,22 @@ def decide(
             "hours.approve" if approve else "hours.reject", actor=actor, ip=ip, count=count
         )
     return count
+
+
+def _lock_for_decision(records: list[ServiceRecord]) -> None:
+    """Lock the records and the originals they correct (SELECT … FOR UPDATE, in id order
+    so that two deciders cannot deadlock; on SQLite the write transaction is exclusive
+    already) and read their status again."""
+    ids = {r.id for r in records} | {r.corrects_id for r in records if r.corrects_id}
+    if not ids:
+        return
+    db.session.scalars(
+        select(ServiceRecord)
+        .where(ServiceRecord.id.in_(ids))
+        .order_by(ServiceRecord.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
 
 
 # ---------------------------------------------------------------- tallies
@@ -378,7 +415,7 @@ def _people_upsert(count: int) -> str:
     )
     return (
         f"INSERT INTO tally_people ({', '.join(_PERSON_COLUMNS)}) VALUES {values} "  # noqa: S608
-        "ON CONFLICT (dim, node_id, month, user_id) "
+        "ON CONFLICT (dim, node_id, month, user_id, political) "
         "DO UPDATE SET minutes = tally_people.minutes + excluded.minutes "
         "RETURNING dim, node_id, month, political, minutes"
     )
@@ -420,16 +457,18 @@ def apply_to_tallies(record: ServiceRecord) -> None:
                 }
             )
             if dim != "host":
+                # The volunteer under the status of the record's snapshot, and under all.
                 people.extend(
                     {
                         "dim": dim,
                         "node_id": node_id,
                         "month": key,
                         "user_id": record.user_id,
-                        "political": record.political_status,
+                        "political": political,
                         "minutes": record.minutes,
                     }
                     for key in period_keys(record.service_date)
+                    for political in (record.political_status, ALL_POLITICAL)
                 )
     if cells:
         db.session.execute(text(_CELL_SQL), cells)
@@ -522,15 +561,21 @@ def _period_sql(dialect: str, kind: str) -> str:
 
 
 def _people_select(dim: str, dialect: str) -> str:
+    """tally_people in one stage from the ledger: per period key, each volunteer's minutes
+    under each status of the records' snapshots and under all statuses."""
     column = _DIMENSION_COLUMNS[dim]
     return " UNION ALL ".join(
         f"SELECT '{dim}' AS dim, np.ancestor_id AS node_id, "  # noqa: S608 - constant names
         f"{_period_sql(dialect, kind)} AS month, "
-        "r.user_id AS user_id, MIN(r.political_status) AS political, SUM(r.minutes) AS minutes "
+        f"r.user_id AS user_id, {political} AS political, SUM(r.minutes) AS minutes "
         f"FROM service_records r JOIN tally_node_paths np ON np.node_id = r.{column} "
         "WHERE r.status = 'approved' "
-        f"GROUP BY np.ancestor_id, {_period_sql(dialect, kind)}, r.user_id"
+        f"GROUP BY np.ancestor_id, {_period_sql(dialect, kind)}, r.user_id{group}"
         for kind in ("month", "quarter", "year")
+        for political, group in (
+            ("r.political_status", ", r.political_status"),
+            (f"'{ALL_POLITICAL}'", ""),
+        )
     )
 
 
@@ -573,44 +618,41 @@ def _rebuild_cells(dim: str, dialect: str) -> None:
 
 #: The quarter and year keys of a month key (see period_keys), in SQL.
 _QUARTER_AND_YEAR_OF_MONTH = (
-    "(month / 100) * 100 + 20 + (month % 100 - 1) / 3 + 1",
-    "(month / 100) * 100",
+    "(g.month / 100) * 100 + 20 + (g.month % 100 - 1) / 3 + 1",
+    "(g.month / 100) * 100",
 )
 
 
 def _rebuild_people(dim: str, dialect: str) -> None:
     """tally_people for one dimension in bulk, in two stages: each volunteer's minutes per
-    node and month from the ledger into a scratch table (one pass over it), then for each
-    period those rows summed by period and rolled up the node paths. verify_tallies checks
-    the result against _people_select's one stage, three passes over the ledger."""
+    node, month and snapshot status from the ledger into a scratch table (one pass over
+    it), then for each period those rows summed by period and rolled up the node paths.
+    verify_tallies checks the result against _people_select's one stage, passes over the
+    ledger."""
     column = _DIMENSION_COLUMNS[dim]
     month = _period_sql(dialect, "month")
     db.session.execute(
         text(
             "CREATE TEMPORARY TABLE tally_scratch AS "  # noqa: S608
             f"SELECT r.{column} AS node_id, {month} AS month, r.user_id AS user_id, "
-            "MIN(r.political_status) AS political, SUM(r.minutes) AS minutes "
+            "r.political_status AS political, SUM(r.minutes) AS minutes "
             f"FROM service_records r WHERE r.status = 'approved' AND r.{column} IS NOT NULL "
-            f"GROUP BY r.{column}, {month}, r.user_id"
+            f"GROUP BY r.{column}, {month}, r.user_id, r.political_status"
         )
     )
-    # The month rows straight from the scratch table (one row per node, month and volunteer
-    # already), the quarter and year rows from it summed by their key.
-    periods = ["tally_scratch"] + [
-        f"(SELECT node_id, {key} AS month, user_id, MIN(political) AS political, "  # noqa: S608
-        f"SUM(minutes) AS minutes FROM tally_scratch GROUP BY node_id, {key}, user_id)"
-        for key in _QUARTER_AND_YEAR_OF_MONTH
-    ]
-    for rows in periods:
-        db.session.execute(
-            text(
-                "INSERT INTO tally_people (dim, node_id, month, user_id, political, minutes) "  # noqa: S608
-                f"SELECT '{dim}', np.ancestor_id, g.month, g.user_id, MIN(g.political), "
-                f"SUM(g.minutes) FROM {rows} g "
-                "JOIN tally_node_paths np ON np.node_id = g.node_id "
-                "GROUP BY np.ancestor_id, g.month, g.user_id"
+    # Per period key, the scratch rows summed by their key (months: as they are) and rolled
+    # up the paths, once per status of the snapshots and once for all statuses together.
+    for key in ("g.month", *_QUARTER_AND_YEAR_OF_MONTH):
+        for political, group in (("g.political", ", g.political"), (f"'{ALL_POLITICAL}'", "")):
+            db.session.execute(
+                text(
+                    "INSERT INTO tally_people (dim, node_id, month, user_id, political, "  # noqa: S608
+                    f"minutes) SELECT '{dim}', np.ancestor_id, {key}, "
+                    f"g.user_id, {political}, SUM(g.minutes) FROM tally_scratch g "
+                    "JOIN tally_node_paths np ON np.node_id = g.node_id "
+                    f"GROUP BY np.ancestor_id, {key}, g.user_id{group}"
+                )
             )
-        )
     db.session.execute(text("DROP TABLE tally_scratch"))
 
 
@@ -675,11 +717,11 @@ def verify_tallies() -> list[str]:
         if dim == "host":
             continue
         expected_people = {
-            (row.node_id, row.month, row.user_id): int(row.minutes)
+            (row.node_id, row.month, row.user_id, row.political): int(row.minutes)
             for row in db.session.execute(text(_people_select(dim, dialect)))
         }
         actual_people = {
-            (p.node_id, p.month, p.user_id): int(p.minutes)
+            (p.node_id, p.month, p.user_id, p.political): int(p.minutes)
             for p in db.session.scalars(select(TallyPerson).where(TallyPerson.dim == dim))
         }
         differing = set(expected_people.items()) ^ set(actual_people.items())

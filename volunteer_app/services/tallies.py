@@ -4,46 +4,94 @@ category; volunteers who served, sessions, approved hours, per registered volunt
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, literal, or_, select, union_all
 from sqlalchemy.orm import aliased
 
 from ..extensions import db
 from ..models import (
     OrgKind,
     OrgUnit,
+    RecordKind,
     RecordStatus,
     ServiceRecord,
     TallyCell,
     TallyPerson,
     TallyRegistration,
     TallyServed,
+    User,
     VolunteerProfile,
 )
+from ..models.hours import ALL_POLITICAL
+from ..timeutil import from_local
 from .hours import STAR_HOURS, is_month_key
 
 DIMENSIONS = ("area", "party", "host")
+#: The months of "all time" (every service date the ledger can hold).
+ALL_FIRST, ALL_LAST = 190001, 299912
+
+
+def _month_of(day: date) -> int:
+    return day.year * 100 + day.month
+
+
+def _month_start(yyyymm: int) -> date:
+    return date(yyyymm // 100, yyyymm % 100, 1)
+
+
+def _next_month(yyyymm: int) -> int:
+    year, month = divmod(yyyymm, 100)
+    return (year + 1) * 100 + 1 if month == 12 else yyyymm + 1
 
 
 @dataclass(frozen=True)
 class Period:
-    """Whole months, inclusive: yyyymm .. yyyymm."""
+    """Months yyyymm .. yyyymm, inclusive. A custom range counts exact days: `start_day`
+    and `end_day` (inclusive) may fall inside its first and last month, whose parts are
+    then summed from the ledger while the whole months between come from the tallies."""
 
     first: int
     last: int
-    kind: str  # month | quarter | year | custom
+    kind: str  # month | quarter | year | custom | all
+    start_day: date | None = None
+    end_day: date | None = None
 
     @property
     def start_date(self) -> date:
-        return date(self.first // 100, self.first % 100, 1)
+        return self.start_day or _month_start(self.first)
 
     @property
     def end_date(self) -> date:
         """The day after the period."""
-        year, month = divmod(self.last % 100, 12)
-        return date(self.last // 100 + year, month + 1, 1)
+        if self.end_day is not None:
+            return self.end_day + timedelta(days=1)
+        return _month_start(_next_month(self.last))
+
+    def whole_months(self) -> tuple[int, int] | None:
+        """The first and last month lying wholly inside the period, if any."""
+        first = _month_of(self.start_date)
+        if self.start_date.day != 1:
+            first = _next_month(first)
+        last = _month_of(self.end_date - timedelta(days=1))
+        if self.end_date.day != 1:
+            last = _month_of(_month_start(last) - timedelta(days=1))
+        return (first, last) if first <= last else None
+
+    def edges(self) -> list[tuple[date, date]]:
+        """The days [from, to) of the period outside its whole months (none for whole
+        months): counted from the ledger itself."""
+        whole = self.whole_months()
+        if whole is None:
+            return [(self.start_date, self.end_date)]
+        out = []
+        if self.start_date < _month_start(whole[0]):
+            out.append((self.start_date, _month_start(whole[0])))
+        if _month_start(_next_month(whole[1])) < self.end_date:
+            out.append((_month_start(_next_month(whole[1])), self.end_date))
+        return out
 
     def months(self) -> list[int]:
         out, year, month = [], self.first // 100, self.first % 100
@@ -58,20 +106,24 @@ class Period:
 def period_for(
     kind: str, today: date, start: date | None = None, end: date | None = None
 ) -> Period:
-    """This month, this quarter, this year, or a custom range widened to whole months."""
+    """This month, this quarter, this year, all time, or a custom range of exact days."""
     if kind == "month":
         ym = today.year * 100 + today.month
         return Period(ym, ym, "month")
     if kind == "quarter":
         first_month = (today.month - 1) // 3 * 3 + 1
         return Period(today.year * 100 + first_month, today.year * 100 + first_month + 2, "quarter")
+    if kind == "all":
+        return Period(ALL_FIRST, ALL_LAST, "all")
     if kind == "custom" and start and end and start <= end:
-        return Period(start.year * 100 + start.month, end.year * 100 + end.month, "custom")
+        return Period(_month_of(start), _month_of(end), "custom", start, end)
     return Period(today.year * 100 + 1, today.year * 100 + 12, "year")
 
 
 def whole_period_key(period: Period) -> int | None:
     """The tally_people key covering exactly this period, if there is one."""
+    if period.edges() or period.kind == "all":
+        return None
     year, first_month = divmod(period.first, 100)
     last_year, last_month = divmod(period.last, 100)
     if year != last_year:
@@ -109,12 +161,119 @@ class Figures:
 
 
 def _cell_filter(dim: str, period: Period, category: str | None, political: str | None):
-    conditions = [TallyCell.dim == dim, TallyCell.month.between(period.first, period.last)]
+    """tally_cells of the period's whole months (nothing when it has none)."""
+    whole = period.whole_months()
+    if whole is None:
+        return literal(False)
+    conditions = [TallyCell.dim == dim, TallyCell.month.between(*whole)]
     if category:
         conditions.append(TallyCell.category == category)
     if political:
         conditions.append(TallyCell.political == political)
     return and_(*conditions)
+
+
+_LEDGER_COLUMNS = {
+    "area": ServiceRecord.community_id,
+    "party": ServiceRecord.branch_id,
+    "host": ServiceRecord.host_id,
+}
+
+
+def _edge_rows(
+    dim: str,
+    node_ids: list[int],
+    period: Period,
+    category: str | None,
+    political: str | None,
+    *columns,
+):
+    """A select of (node id, *columns) over the approved ledger rows of the period's days
+    outside its whole months, each row once for every asked node holding its unit in its
+    subtree; None when the period has no such days (then nothing is read)."""
+    edges = period.edges()
+    if not edges or not node_ids:
+        return None
+    leaf, node = aliased(OrgUnit), aliased(OrgUnit)
+    query = (
+        select(node.id.label("node_id"), *columns)
+        .select_from(ServiceRecord)
+        .join(leaf, leaf.id == _LEDGER_COLUMNS[dim])
+        .join(node, leaf.path.startswith(node.path))
+        .where(
+            node.id.in_(node_ids),
+            ServiceRecord.status == RecordStatus.APPROVED,
+            or_(
+                *(
+                    and_(ServiceRecord.service_date >= a, ServiceRecord.service_date < b)
+                    for a, b in edges
+                )
+            ),
+        )
+    )
+    if category:
+        query = query.where(ServiceRecord.category == category)
+    if political:
+        query = query.where(ServiceRecord.political_status == political)
+    return query
+
+
+_SESSION = case((ServiceRecord.kind == RecordKind.CORRECTION, 0), else_=1)
+
+
+def _served_counts(
+    dim: str, node_ids: list[int], period: Period, political: str | None
+) -> dict[int, int]:
+    """Volunteers whose net approved minutes in the period (under the status asked for,
+    as at the time of service) are positive, per node: the whole months (or, for all time,
+    the years) from tally_people, the edge days from the ledger."""
+    status = political or ALL_POLITICAL
+    whole = period.whole_months()
+    parts = []
+    if whole is not None:
+        keys = (
+            TallyPerson.month % 100 == 0
+            if period.kind == "all"
+            else and_(TallyPerson.month.between(*whole), is_month_key(TallyPerson.month))
+        )
+        parts.append(
+            select(
+                TallyPerson.node_id.label("node_id"),
+                TallyPerson.user_id.label("user_id"),
+                TallyPerson.minutes.label("minutes"),
+            ).where(
+                TallyPerson.dim == dim,
+                TallyPerson.node_id.in_(node_ids),
+                TallyPerson.political == status,
+                keys,
+            )
+        )
+    edge = _edge_rows(
+        dim,
+        node_ids,
+        period,
+        None,
+        political,
+        ServiceRecord.user_id.label("user_id"),
+        ServiceRecord.minutes.label("minutes"),
+    )
+    if edge is not None:
+        parts.append(edge)
+    if not parts:
+        return {}
+    rows = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery()
+    served = (
+        select(rows.c.node_id, rows.c.user_id)
+        .group_by(rows.c.node_id, rows.c.user_id)
+        .having(func.sum(rows.c.minutes) > 0)
+        .subquery()
+    )
+    return {
+        node_id: int(count)
+        for node_id, count in db.session.execute(
+            select(served.c.node_id, func.count()).group_by(served.c.node_id)
+        )
+    }
 
 
 def figures(
@@ -136,40 +295,36 @@ def figures(
     ):
         out[node_id].minutes = int(minutes or 0)
         out[node_id].sessions = int(sessions or 0)
+    edge = _edge_rows(
+        dim,
+        node_ids,
+        period,
+        category,
+        political,
+        func.sum(ServiceRecord.minutes),
+        func.sum(_SESSION),
+    )
+    if edge is not None:
+        for node_id, minutes, sessions in db.session.execute(edge.group_by("node_id")):
+            out[node_id].minutes += int(minutes or 0)
+            out[node_id].sessions += int(sessions or 0)
     if dim != "host" and not category:
         key = whole_period_key(period)
         if key is not None:
-            # A whole month, quarter or year: the served counters, a row per node and
-            # political status.
-            people = select(TallyServed.node_id, func.sum(TallyServed.people)).where(
+            # A whole month, quarter or year: the served counters, a row per node (of
+            # the status asked for, or of all statuses).
+            people = select(TallyServed.node_id, TallyServed.people).where(
                 TallyServed.dim == dim,
                 TallyServed.node_id.in_(node_ids),
                 TallyServed.month == key,
+                TallyServed.political == (political or ALL_POLITICAL),
             )
-            if political:
-                people = people.where(TallyServed.political == political)
-            for node_id, count in db.session.execute(people.group_by(TallyServed.node_id)):
+            for node_id, count in db.session.execute(people):
                 out[node_id].volunteers = int(count or 0)
         else:
-            # Any other range: volunteers whose net approved minutes over its months are
-            # positive, counted per node.
-            per_user = (
-                select(TallyPerson.node_id.label("node_id"), TallyPerson.user_id)
-                .where(
-                    TallyPerson.dim == dim,
-                    TallyPerson.node_id.in_(node_ids),
-                    TallyPerson.month.between(period.first, period.last),
-                    is_month_key(TallyPerson.month),
-                )
-                .group_by(TallyPerson.node_id, TallyPerson.user_id)
-                .having(func.sum(TallyPerson.minutes) > 0)
-            )
-            if political:
-                per_user = per_user.where(TallyPerson.political == political)
-            served = per_user.subquery()
-            people = select(served.c.node_id, func.count()).group_by(served.c.node_id)
-            for node_id, count in db.session.execute(people):
-                out[node_id].volunteers = int(count)
+            # Any other range: volunteers whose net approved minutes over it are positive.
+            for node_id, count in _served_counts(dim, node_ids, period, political).items():
+                out[node_id].volunteers = count
     if dim != "host":
         _registrations(dim, node_ids, period, political, out)
     return out
@@ -184,16 +339,19 @@ def _registrations(
     if political:
         base.append(TallyRegistration.political == political)
     leaves: dict[int, list[int]] = {}
-    for months, slot in (
-        (TallyRegistration.month == 0, 0),
-        (TallyRegistration.month.between(period.first, period.last), 1),
-    ):
+    whole = period.whole_months()
+    counters = [(TallyRegistration.month == 0, 0)]
+    if whole is not None:
+        counters.append((TallyRegistration.month.between(*whole), 1))
+    for months, slot in counters:
         for leaf, people in db.session.execute(
             select(TallyRegistration.node_id, func.sum(TallyRegistration.people))
             .where(*base, months)
             .group_by(TallyRegistration.node_id)
         ):
             leaves.setdefault(leaf, [0, 0])[slot] = int(people or 0)
+    for leaf, people in _new_on_edge_days(dim, period, political):
+        leaves.setdefault(leaf, [0, 0])[1] += people
     if not leaves:
         return
     wanted = set(node_ids)
@@ -205,6 +363,34 @@ def _registrations(
             if ancestor in wanted:
                 out[ancestor].registered += registered
                 out[ancestor].new_registrations += new
+
+
+def _new_on_edge_days(dim: str, period: Period, political: str | None) -> list[tuple[int, int]]:
+    """(community or branch, volunteers) registered on the period's days outside its whole
+    months, counted as the registration counters count (consented, account not deleted,
+    by the local time the account was made)."""
+    edges = period.edges()
+    if not edges:
+        return []
+    column = VolunteerProfile.community_id if dim == "area" else VolunteerProfile.branch_id
+
+    def utc(day: date) -> datetime:
+        return from_local(datetime.combine(day, datetime.min.time()))
+
+    query = (
+        select(column, func.count())
+        .join(User, User.id == VolunteerProfile.user_id)
+        .where(
+            column.is_not(None),
+            VolunteerProfile.consented_at.is_not(None),
+            User.deleted_at.is_(None),
+            or_(*(and_(User.created_at >= utc(a), User.created_at < utc(b)) for a, b in edges)),
+        )
+        .group_by(column)
+    )
+    if political:
+        query = query.where(VolunteerProfile.political_status == political)
+    return [(leaf, int(people)) for leaf, people in db.session.execute(query)]
 
 
 def children(node: OrgUnit, dim: str) -> list[OrgUnit]:
@@ -222,14 +408,28 @@ def by_category(
     dim: str, node_id: int, period: Period, political: str | None = None
 ) -> dict[str, int]:
     """Approved minutes per category at the node."""
-    return {
-        category: int(minutes or 0)
-        for category, minutes in db.session.execute(
-            select(TallyCell.category, func.sum(TallyCell.minutes))
-            .where(TallyCell.node_id == node_id, _cell_filter(dim, period, None, political))
-            .group_by(TallyCell.category)
-        )
-    }
+    out: dict[str, int] = defaultdict(int)
+    for category, minutes in db.session.execute(
+        select(TallyCell.category, func.sum(TallyCell.minutes))
+        .where(TallyCell.node_id == node_id, _cell_filter(dim, period, None, political))
+        .group_by(TallyCell.category)
+    ):
+        out[category] += int(minutes or 0)
+    edge = _edge_rows(
+        dim,
+        [node_id],
+        period,
+        None,
+        political,
+        ServiceRecord.category,
+        func.sum(ServiceRecord.minutes),
+    )
+    if edge is not None:
+        for _node, category, minutes in db.session.execute(
+            edge.group_by("node_id", ServiceRecord.category)
+        ):
+            out[category] += int(minutes or 0)
+    return dict(out)
 
 
 def monthly(
@@ -240,15 +440,62 @@ def monthly(
     category: str | None = None,
     political: str | None = None,
 ) -> list[tuple[int, int]]:
-    """(yyyymm, approved minutes) for each month of the period, zero-filled."""
+    """(yyyymm, approved minutes) for each month of the period (whole months, also those
+    a custom range starts or ends in), zero-filled."""
+    whole = Period(period.first, period.last, period.kind)
     found = dict(
         db.session.execute(
             select(TallyCell.month, func.sum(TallyCell.minutes))
-            .where(TallyCell.node_id == node_id, _cell_filter(dim, period, category, political))
+            .where(TallyCell.node_id == node_id, _cell_filter(dim, whole, category, political))
             .group_by(TallyCell.month)
         ).all()
     )
     return [(month, int(found.get(month) or 0)) for month in period.months()]
+
+
+def person_minutes(
+    dim: str, node_id: int, period: Period, user_ids: list[int] | None
+) -> dict[int, int]:
+    """Approved minutes in the period of these volunteers (None: all) at the node: the
+    whole months from tally_people, the edge days from the ledger."""
+    if user_ids is not None and not user_ids:
+        return {}
+    out: dict[int, int] = defaultdict(int)
+    whole = period.whole_months()
+    if whole is not None:
+        query = (
+            select(TallyPerson.user_id, func.sum(TallyPerson.minutes))
+            .where(
+                TallyPerson.dim == dim,
+                TallyPerson.node_id == node_id,
+                TallyPerson.month.between(*whole),
+                is_month_key(TallyPerson.month),
+                TallyPerson.political == ALL_POLITICAL,
+            )
+            .group_by(TallyPerson.user_id)
+        )
+        if user_ids is not None:
+            query = query.where(TallyPerson.user_id.in_(user_ids))
+        for user_id, minutes in db.session.execute(query):
+            out[user_id] += int(minutes or 0)
+    edge = _edge_rows(
+        dim, [node_id], period, None, None, ServiceRecord.user_id, func.sum(ServiceRecord.minutes)
+    )
+    if edge is not None:
+        if user_ids is not None:
+            edge = edge.where(ServiceRecord.user_id.in_(user_ids))
+        for _node, user_id, minutes in db.session.execute(
+            edge.group_by("node_id", ServiceRecord.user_id)
+        ):
+            out[user_id] += int(minutes or 0)
+    return dict(out)
+
+
+def first_month(dim: str, node_id: int) -> int | None:
+    """The earliest month with approved hours at the node."""
+    return db.session.scalar(
+        select(func.min(TallyCell.month)).where(TallyCell.dim == dim, TallyCell.node_id == node_id)
+    )
 
 
 def top_volunteers(dim: str, node_id: int, month: int, limit: int = 10) -> list[tuple[int, int]]:
@@ -261,6 +508,7 @@ def top_volunteers(dim: str, node_id: int, month: int, limit: int = 10) -> list[
                 TallyPerson.dim == dim,
                 TallyPerson.node_id == node_id,
                 TallyPerson.month == month,
+                TallyPerson.political == ALL_POLITICAL,
                 TallyPerson.minutes > 0,
             )
             .order_by(TallyPerson.minutes.desc(), TallyPerson.user_id)

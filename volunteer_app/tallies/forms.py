@@ -17,7 +17,8 @@ PERIODS = {
     "month": _l("This month"),
     "quarter": _l("This quarter"),
     "year": _l("This year"),
-    "custom": _l("Custom range"),
+    "all": _l("All time"),
+    "custom": _l("Custom range (exact days)"),
 }
 #: At most this many months in a custom range (the trend chart stays readable).
 MAX_MONTHS = 60
@@ -62,9 +63,14 @@ class FilterForm(QueryForm):
                 ok = False
         return ok
 
+    #: True when the filters asked for could not be used and this month is shown instead
+    #: (the page says so above the form; the fields say why).
+    fell_back = False
+
     def chosen_period(self, today: date) -> Period:
         """The period asked for; this month when the form is empty or invalid."""
         if not self.validate():
+            self.fell_back = True
             return period_for("month", today)
         kind = self.period.data or "month"
         return period_for(kind, today, self.start.data, self.end.data)
@@ -72,7 +78,7 @@ class FilterForm(QueryForm):
     def filters(self) -> tuple[str | None, str | None]:
         """(category, political status) or None for "all"."""
         category = self.category.data if self.category.data in CATEGORIES else None
-        political = self.political.data or None
+        political = self.political.data if self.political.data in POLITICAL_STATUS else None
         return category, political
 
 

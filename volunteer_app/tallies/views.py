@@ -5,28 +5,27 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from flask import abort, render_template, request, send_file, url_for
 from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from ..catalog import CATEGORIES, POLITICAL_STATUS
 from ..extensions import db
-from ..models import OrgKind, OrgLevel, OrgUnit, Role, TallyPerson, User, VolunteerProfile
+from ..models import OrgKind, OrgLevel, OrgUnit, Role, User, VolunteerProfile
 from ..permissions import load_in_scope, role_required
 from ..query import arg_int, arg_page
 from ..services import audit, charts, exports, tallies, volunteers
-from ..services.hours import is_month_key
 from ..services.scope import covers, grant_nodes
 from ..services.tallies import Figures, Period
 from ..timeutil import local_today
 from . import bp
-from .forms import PERIODS, DualForm, FilterForm
+from .forms import MAX_MONTHS, PERIODS, DualForm, FilterForm
 
 PAGE_ROLES = (Role.ORGANISER, Role.BRANCH_SECRETARY)
 #: Who may see a dimension, on the node or above it.
@@ -173,16 +172,39 @@ def _month_date(yyyymm: int) -> date:
 
 
 def period_label(period: Period) -> str:
+    """The period as shown: its months, or its exact days when it starts or ends inside a
+    month (a custom range counts exact days), or "all time"."""
+    if period.kind == "all":
+        return _("All time")
+    if period.edges():
+        last = period.end_date - timedelta(days=1)
+        return f"{format_date(period.start_date, 'yyyy-MM-dd')} – {format_date(last, 'yyyy-MM-dd')}"
     first = format_date(_month_date(period.first), "yyyy-MM")
     if period.first == period.last:
         return first
     return f"{first} – {format_date(_month_date(period.last), 'yyyy-MM')}"
 
 
-def trend_period(period: Period) -> Period:
-    """The period, widened back to twelve months when shorter, for the trend chart."""
+def period_stamp(period: Period) -> str:
+    """The period in an export's file name."""
+    if period.kind == "all":
+        return "all"
+    if period.edges():
+        last = period.end_date - timedelta(days=1)
+        return f"{period.start_date:%Y%m%d}-{last:%Y%m%d}"
+    return f"{period.first}-{period.last}"
+
+
+def trend_period(period: Period, today: date, since: int | None = None) -> Period:
+    """Whole months for the trend chart: the period's (also those it starts or ends in),
+    widened back to twelve months when shorter; for all time, from the first month with
+    hours (`since`) to this month, at most MAX_MONTHS."""
+    if period.kind == "all":
+        this_month = today.year * 100 + today.month
+        first = max(since or this_month, _month_shift(this_month, -(MAX_MONTHS - 1)))
+        period = Period(min(first, this_month), this_month, "all")
     if len(period.months()) >= 12:
-        return period
+        return Period(period.first, period.last, period.kind)
     return Period(_month_shift(period.last, -11), period.last, period.kind)
 
 
@@ -202,7 +224,7 @@ def _download(fmt: str, filename: str, headers: list, rows: list, *, node: OrgUn
         io.BytesIO(body),
         mimetype=mimetype,
         as_attachment=True,
-        download_name=f"{filename}.{fmt}",
+        download_name=exports.download_name(filename, fmt),
         max_age=0,
     )
 
@@ -228,22 +250,8 @@ def _people_query(dim: str, node: OrgUnit, political: str | None):
 
 
 def _people_minutes(dim: str, node: OrgUnit, period: Period, user_ids: list[int] | None):
-    """Approved minutes in the period of these volunteers at the node (one query)."""
-    query = (
-        select(TallyPerson.user_id, func.sum(TallyPerson.minutes))
-        .where(
-            TallyPerson.dim == dim,
-            TallyPerson.node_id == node.id,
-            TallyPerson.month.between(period.first, period.last),
-            is_month_key(TallyPerson.month),
-        )
-        .group_by(TallyPerson.user_id)
-    )
-    if user_ids is not None:
-        if not user_ids:
-            return {}
-        query = query.where(TallyPerson.user_id.in_(user_ids))
-    return {user_id: int(minutes or 0) for user_id, minutes in db.session.execute(query)}
+    """Approved minutes in the period of these volunteers at the node."""
+    return tallies.person_minutes(dim, node.id, period, user_ids)
 
 
 @dataclass
@@ -341,7 +349,7 @@ def render_node(dim: str, node: OrgUnit, starts: dict[str, list[OrgUnit]]):
 
     fmt = _export_format()
     people_query = _people_query(dim, node, political)
-    stamp = f"{period.first}-{period.last}"
+    stamp = period_stamp(period)
     if fmt:
         if request.args.get("table") == "people" and people_query is not None:
             profiles = list(db.session.scalars(people_query))
@@ -377,7 +385,8 @@ def render_node(dim: str, node: OrgUnit, starts: dict[str, list[OrgUnit]]):
         value_format=metric_fmt,
     )
 
-    trend = trend_period(period)
+    since = tallies.first_month(dim, node.id) if period.kind == "all" else None
+    trend = trend_period(period, today, since)
     months = tallies.monthly(dim, node.id, trend, category=category, political=political)
     trend_rows = [(m, round(minutes / 60, 1)) for m, minutes in months]
     trend_chart = charts.trend_chart(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
 from wtforms import (
@@ -23,6 +22,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from ..auth.forms import PhoneField
 from ..catalog import AVAILABILITY, CATEGORIES, ID_TYPES, POLITICAL_STATUS, SKILLS
 from ..extensions import db
+from ..forms import FlaskForm, PlainText
 from ..models import Gender, OrgLevel, OrgUnit
 from ..query import QueryForm
 from ..services.identifiers import id_number as normalise_id_number
@@ -70,7 +70,7 @@ class IdNumberField(StringField):
 class IdentityForm(FlaskForm):
     real_name = StringField(
         _l("Real name"),
-        validators=[DataRequired(_l("Please enter your real name.")), Length(max=50)],
+        validators=[DataRequired(_l("Please enter your real name.")), Length(max=50), PlainText()],
         render_kw={"autocomplete": "name"},
     )
     id_type = SelectField(_l("ID type"), choices=_choices(ID_TYPES), default="resident")
@@ -141,7 +141,11 @@ class DetailsForm(FlaskForm):
     )
     emergency_name = StringField(
         _l("Emergency contact"),
-        validators=[DataRequired(_l("Please name an emergency contact.")), Length(max=50)],
+        validators=[
+            DataRequired(_l("Please name an emergency contact.")),
+            Length(max=50),
+            PlainText(),
+        ],
     )
     emergency_phone = PhoneField(
         _l("Emergency contact's mobile number"),
@@ -159,7 +163,9 @@ class ConsentForm(FlaskForm):
             "service certificates."
         )
     )
-    guardian_name = StringField(_l("Guardian's name"), validators=[Optional(), Length(max=50)])
+    guardian_name = StringField(
+        _l("Guardian's name"), validators=[Optional(), Length(max=50), PlainText()]
+    )
     guardian_phone = PhoneField(_l("Guardian's mobile number"), validators=[Optional()])
     guardian_consent = BooleanField(_l("My guardian agrees to my volunteering and to this notice."))
     submit = SubmitField(_l("Finish"))

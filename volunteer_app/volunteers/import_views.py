@@ -19,10 +19,10 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, SubmitField
 
 from ..extensions import db
+from ..forms import FlaskForm
 from ..models import Role
 from ..permissions import role_required
 from ..services import ServiceError, imports, notify
