@@ -17,7 +17,7 @@ from volunteer_app.extensions import db
 from volunteer_app.models import OrgLevel, RecordKind, RecordStatus, ServiceRecord, User
 from volunteer_app.services import hours, orgs
 
-BEFORE = "0008_tally_registrations"
+BEFORE = "0009_issue23_merged_accounts"
 SCHEMA = "issue25_migration"
 
 
