@@ -33,9 +33,10 @@ run: $(VENV)/.runtime
 	$(FLASK) db upgrade
 	$(FLASK) seed demo --if-empty
 	@echo "Serving on http://$(HOST):$(PORT) with the job scheduler beside it (Ctrl+C stops both)"
-	@$(FLASK) scheduler run > instance/scheduler.log 2>&1 & scheduler=$$!; \
+	@export PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://$(HOST):$(PORT)}; \
+	  $(FLASK) scheduler run > instance/scheduler.log 2>&1 & scheduler=$$!; \
 	  trap 'kill $$scheduler 2>/dev/null' EXIT INT TERM; \
-	  PUBLIC_BASE_URL=http://$(HOST):$(PORT) $(FLASK) run --host $(HOST) --port $(PORT)
+	  $(FLASK) run --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.dev
 	$(BIN)/ruff check .

@@ -48,7 +48,7 @@ from ..models import (
     VolunteerProfile,
 )
 from ..permissions import load_in_scope, role_required
-from ..services import ServiceError, audit, certificates, checkin, hours, volunteers
+from ..services import ServiceError, audit, certificates, checkin, hours, notices, volunteers
 from ..services.scope import covers, path_filter
 from ..timeutil import local_today, utcnow
 from . import bp
@@ -190,6 +190,7 @@ def answer_request(
     item.answered_by_id = actor.id
     item.answered_at = now
     db.session.flush()
+    notices.correction_answered(item, now=now)
     audit.record(
         "hours.answer_request",
         actor=actor,
