@@ -138,6 +138,7 @@ def payload(audience: Audience, text: str) -> dict:
         "event": audience.event.title,
         "post": audience.shift.post if audience.shift is not None else "",
         "text": text.strip(),
+        "url": notify.link(f"/events/{audience.event.id}"),
     }
 
 
