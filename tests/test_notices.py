@@ -14,6 +14,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from tests import fake_providers
+from tests.conftest import csrf_token
 from tests.fake_providers import ACCESS_KEY_ID, ACCESS_KEY_SECRET
 from volunteer_app import jobs
 from volunteer_app.extensions import db
@@ -659,7 +660,7 @@ def test_free_text_is_refused_by_sms_at_preview_and_sent_in_app_and_by_email(
     deliver()
     aliyun.reset()
     assert sms_backends.allows_free_text(current_app.config) is False
-    assert "templates" in (messages.sms_refusal() or "")
+    assert "模板" in (messages.sms_refusal() or "")
     audience = messages.Audience(event, shift)
     message_id = messages.new_message_id()
     assert messages.send(organiser, audience, "请带手套", message_id, now=utcnow()) == 1
@@ -671,6 +672,22 @@ def test_free_text_is_refused_by_sms_at_preview_and_sent_in_app_and_by_email(
     assert any("请带手套" in m for m in mailbox.to(volunteer.email))
     counts = messages.delivery_counts([message_id])[message_id]
     assert counts == {DeliveryStatus.SENT: 2}
+
+
+def test_the_preview_says_why_free_text_cannot_go_by_sms(
+    wired, login_as, tree, make_event, make_volunteer
+):
+    client, _user = login_as(Role.ORGANISER, tree.town_a)
+    _event, shift = make_event()
+    sign(person(make_volunteer), shift)
+    url = f"/organise/messages/shifts/{shift.id}"
+    token = csrf_token(client, url)
+    page = client.post(url, data={"csrf_token": token, "text": "请带手套", "preview": "y"})
+    html = page.get_data(as_text=True)
+    assert 'data-testid="sms-refused"' in html and "只发送事先审核通过的模板" in html
+    current_app.config["SMS_BACKEND"] = "http"
+    page = client.post(url, data={"csrf_token": token, "text": "请带手套", "preview": "y"})
+    assert 'data-testid="sms-refused"' not in page.get_data(as_text=True)
 
 
 def test_with_the_plain_gateway_free_text_goes_by_sms_too(app, make_event, make_volunteer):

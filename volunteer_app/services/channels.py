@@ -2,8 +2,8 @@
 (services.sms_backends: the log, an HTTP gateway, Aliyun SMS), plus the rules around them
 (quiet hours, SMS splitting, retry back-off).
 
-Adapter contract (``notify.ADAPTERS``: Channel -> callable(Notification) -> None)
----------------------------------------------------------------------------------
+Adapter contract (``notify.ADAPTERS``: Channel -> callable(Notification) -> str | None)
+---------------------------------------------------------------------------------------
 * An adapter is called inside an app context, never inside a request; it reads
   ``current_app.config`` and may read the database (the recipient), but neither commits
   nor changes the session.
