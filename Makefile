@@ -33,9 +33,10 @@ run: $(VENV)/.runtime
 	$(FLASK) db upgrade
 	$(FLASK) seed demo --if-empty
 	@echo "Serving on http://$(HOST):$(PORT) with the job scheduler beside it (Ctrl+C stops both)"
-	@$(FLASK) scheduler run > instance/scheduler.log 2>&1 & scheduler=$$!; \
+	@export PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://$(HOST):$(PORT)}; \
+	  $(FLASK) scheduler run > instance/scheduler.log 2>&1 & scheduler=$$!; \
 	  trap 'kill $$scheduler 2>/dev/null' EXIT INT TERM; \
-	  PUBLIC_BASE_URL=http://$(HOST):$(PORT) $(FLASK) run --host $(HOST) --port $(PORT)
+	  $(FLASK) run --host $(HOST) --port $(PORT)
 
 # The moved clocks the calendar-sensitive tests (tests/dated.py) run on again: a Friday 23:30
 # in Qingdao; a Friday 23:30 UTC (Saturday 07:30 in Qingdao: the local and UTC dates differ);

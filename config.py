@@ -106,15 +106,29 @@ class Config:
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
     MAIL_FROM = os.environ.get("MAIL_FROM", "志愿先行 <noreply@localhost>")
     MAIL_TIMEOUT = _int("MAIL_TIMEOUT", 10)
-    #: SMS: "log" writes the text to the log (and /dev/messages); "http" POSTs JSON to
-    #: SMS_GATEWAY_URL with "Authorization: Bearer SMS_API_KEY".
+    #: SMS (volunteer_app/services/sms_backends.py): "log" writes the text to the log (and
+    #: /dev/messages); "http" POSTs JSON to SMS_GATEWAY_URL with "Authorization: Bearer
+    #: SMS_API_KEY"; "aliyun" sends approved templates through Aliyun SMS (SendSms).
+    #: Production refuses "log" unless SMS_ALLOW_LOG_IN_PRODUCTION is on.
     SMS_BACKEND = os.environ.get("SMS_BACKEND", "log")
+    SMS_ALLOW_LOG_IN_PRODUCTION = _bool("SMS_ALLOW_LOG_IN_PRODUCTION", False)
     SMS_GATEWAY_URL = os.environ.get("SMS_GATEWAY_URL") or None
     SMS_API_KEY = os.environ.get("SMS_API_KEY") or None
     SMS_SIGN = os.environ.get("SMS_SIGN", "志愿先行")
     #: A JSON object, template name -> the provider's template id (read when sending).
     SMS_TEMPLATE_IDS = os.environ.get("SMS_TEMPLATE_IDS") or None
     SMS_TIMEOUT = _int("SMS_TIMEOUT", 10)
+    #: Aliyun SMS (Dysmsapi): the AccessKey pair; the endpoint only changes for tests.
+    SMS_ALIYUN_ACCESS_KEY_ID = os.environ.get("SMS_ALIYUN_ACCESS_KEY_ID") or None
+    SMS_ALIYUN_ACCESS_KEY_SECRET = os.environ.get("SMS_ALIYUN_ACCESS_KEY_SECRET") or None
+    SMS_ALIYUN_ENDPOINT = os.environ.get("SMS_ALIYUN_ENDPOINT") or None
+    SMS_ALIYUN_REGION = os.environ.get("SMS_ALIYUN_REGION", "cn-hangzhou")
+    #: Notification SMS one phone receives at most per day (Asia/Shanghai); 0 = no cap.
+    #: Verification codes have their own limits (services/sms.py) and do not count.
+    SMS_DAILY_CAP = _int("SMS_DAILY_CAP", 20)
+    #: A message about a shift that starts before the recipient's quiet hours end (plus two
+    #: hours) goes by SMS at once instead of waiting for the morning.
+    NOTIFY_URGENT_OVERRIDES_QUIET = _bool("NOTIFY_URGENT_OVERRIDES_QUIET", True)
 
 
 class DevelopmentConfig(Config):

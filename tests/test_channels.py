@@ -33,6 +33,11 @@ from volunteer_app.timeutil import from_local, utcnow
 
 PROMOTED = {"event": "街巷清洁", "post": "清扫组", "time": "6月1日 09:00"}
 PROMOTED_ZH = "有名额空出，您已确认参加街巷清洁的清扫组岗位（6月1日 09:00）。"
+#: The SMS: the signature and the approved template (services/sms_templates.py) filled in.
+PROMOTED_SMS = (
+    "【志愿先行】有名额空出，您已确认参加街巷清洁的清扫组岗位（6月1日 09:00）。"
+    "详情：https://v.cn/s"
+)
 
 
 # ---------------------------------------------------------------- local servers
@@ -210,7 +215,8 @@ def _http_sms(app, gateway, **extra) -> None:
 def test_sms_http_posts_json_with_bearer_key_sign_and_template_id(app, make_user, sms_gateway):
     _http_sms(app, sms_gateway, SMS_TEMPLATE_IDS='{"signup_promoted": "SMS_0042"}')
     user = _person(make_user, phone="13912345678", locale="zh")
-    row = notify.enqueue("signup_promoted", channel=Channel.SMS, user=user, payload=PROMOTED)
+    payload = {**PROMOTED, "url": "https://v.cn/s"}
+    row = notify.enqueue("signup_promoted", channel=Channel.SMS, user=user, payload=payload)
     row = _send(row)
     assert row.sent_at is not None, row.last_error
     [request] = sms_gateway.requests
@@ -219,19 +225,30 @@ def test_sms_http_posts_json_with_bearer_key_sign_and_template_id(app, make_user
     assert request["content_type"].startswith("application/json")
     assert request["json"] == {
         "phone": "13912345678",
-        "text": PROMOTED_ZH,
+        "text": PROMOTED_SMS,
         "sign": "志愿先行",
         "template_id": "SMS_0042",
-        "template_params": PROMOTED,
+        "template_params": payload,
     }
 
 
-def test_sms_http_without_a_template_id_sends_null(app, make_user, sms_gateway):
+def test_sms_http_without_a_configured_code_sends_the_tables_code(app, make_user, sms_gateway):
     _http_sms(app, sms_gateway)
     user = _person(make_user)
     row = notify.enqueue("signup_promoted", channel=Channel.SMS, user=user, payload=PROMOTED)
     assert _send(row).sent_at is not None
-    assert sms_gateway.requests[0]["json"]["template_id"] is None
+    assert sms_gateway.requests[0]["json"]["template_id"] == "VF_PROMOTED"
+
+
+def test_every_sms_carries_the_signature_in_front(app, make_user):
+    user = _person(make_user)
+    for template, payload in [
+        ("signup_promoted", PROMOTED),
+        ("reminder_soon", {**PROMOTED, "place": "东关"}),
+        ("sms_code", {"code": "123456"}),
+    ]:
+        row = notify.enqueue(template, channel=Channel.SMS, user=user, payload=payload)
+        assert row.body.startswith("【志愿先行】"), row.body
 
 
 def test_a_long_sms_goes_out_as_separate_requests_in_order(app, make_user, sms_gateway):
@@ -466,7 +483,8 @@ def test_fan_out_creates_in_app_sms_and_email_rows(app, make_user):
         Channel.EMAIL: "promoted:signup:7:email",
     }
     assert all(row.not_before == now for row in rows.values())
-    assert all(row.body == PROMOTED_ZH for row in rows.values())
+    assert rows[Channel.IN_APP].body == rows[Channel.EMAIL].body == PROMOTED_ZH
+    assert rows[Channel.SMS].body == "【志愿先行】" + PROMOTED_ZH + "详情："
 
 
 def test_fan_out_respects_the_users_preferences(app, make_user):

@@ -46,6 +46,7 @@ def test_production_starts_with_proper_settings_and_secure_cookies(tmp_path, mon
         SECRET_KEY=GOOD_SECRET,
         PII_ENCRYPTION_KEY=Fernet.generate_key().decode(),
         SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'p.db'}",
+        SMS_BACKEND="aliyun",
     )
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["REMEMBER_COOKIE_SECURE"] is True
@@ -61,6 +62,26 @@ def test_production_refuses_a_moved_clock(monkeypatch):
             SECRET_KEY=GOOD_SECRET,
             PII_ENCRYPTION_KEY=Fernet.generate_key().decode(),
         )
+
+
+def test_production_refuses_the_log_sms_backend_naming_the_setting_that_allows_it():
+    settings = {"SECRET_KEY": GOOD_SECRET, "PII_ENCRYPTION_KEY": Fernet.generate_key().decode()}
+    with pytest.raises(UnsafeConfiguration) as refused:
+        create_app(ProductionConfig, SMS_BACKEND="log", **settings)
+    assert "SMS_BACKEND is 'log'" in str(refused.value)
+    assert "SMS_ALLOW_LOG_IN_PRODUCTION=1" in str(refused.value)
+
+
+def test_production_starts_with_the_log_sms_backend_when_explicitly_allowed(tmp_path):
+    app = create_app(
+        ProductionConfig,
+        SECRET_KEY=GOOD_SECRET,
+        PII_ENCRYPTION_KEY=Fernet.generate_key().decode(),
+        SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'p.db'}",
+        SMS_BACKEND="log",
+        SMS_ALLOW_LOG_IN_PRODUCTION=True,
+    )
+    assert app.config["SMS_BACKEND"] == "log"
 
 
 def test_bare_gunicorn_without_app_config_means_production(monkeypatch):

@@ -11,6 +11,7 @@ from tests.conftest import Auth
 from volunteer_app.extensions import db
 from volunteer_app.models import (
     AuditLog,
+    Channel,
     Event,
     EventStatus,
     Notification,
@@ -303,6 +304,7 @@ def test_cancelling_an_event_cancels_the_signups_and_tells_each_volunteer_once(
                 Notification,
                 Notification.user_id == person.id,
                 Notification.template == "event_cancelled",
+                Notification.channel == Channel.IN_APP,
             )
             == 1
         )
@@ -325,7 +327,14 @@ def test_cancelling_a_shift_needs_a_reason_and_tells_its_volunteers(
     assert response.status_code == 302
     db.session.refresh(shift)
     assert shift.cancelled
-    assert count(Notification, Notification.template == "shift_cancelled") == 1
+    assert (
+        count(
+            Notification,
+            Notification.template == "shift_cancelled",
+            Notification.channel == Channel.IN_APP,
+        )
+        == 1
+    )
 
 
 # ---------------------------------------------------------------- edit a shift
@@ -361,6 +370,7 @@ def test_editing_a_shifts_time_notifies_the_signed_up_volunteers(organiser, draf
                 Notification,
                 Notification.user_id == person.id,
                 Notification.template == "shift_changed",
+                Notification.channel == Channel.IN_APP,
             )
             == 1
         )

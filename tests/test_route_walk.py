@@ -25,6 +25,7 @@ from sqlalchemy import select
 from tests.conftest import Auth, csrf_token
 from volunteer_app.extensions import db
 from volunteer_app.models import (
+    AuditLog,
     CorrectionRequest,
     Role,
     RoleGrant,
@@ -34,7 +35,7 @@ from volunteer_app.models import (
     User,
     VolunteerCard,
 )
-from volunteer_app.services import calendar, certificates, hours, qr
+from volunteer_app.services import calendar, certificates, hours, messages, qr
 from volunteer_app.timeutil import local_today, utcnow
 
 ROLES = ("anonymous", "volunteer", "lead", "organiser_a", "organiser_b", "secretary", "admin")
@@ -166,6 +167,7 @@ EXPECT: dict[str, dict[str, tuple]] = {
     "organise.message_shift": {"GET": ORG_OBJECT, "POST": ORG_OBJECT_POST_BAD},
     "organise.message_event": {"GET": ORG_OBJECT, "POST": ORG_OBJECT_POST_BAD},
     "organise.messages_log": {"GET": ORG_PAGE},
+    "organise.message_delivery": {"GET": ORG_OBJECT},
     # ------------------------------------------------------------ check-in
     "checkin.my_qr": {"GET": MINE},
     "checkin.my_qr_svg": {"GET": MINE},
@@ -324,6 +326,15 @@ def build_scene(app, tree, make_user, make_volunteer, make_event) -> Scene:
     request = CorrectionRequest(user_id=volunteer.id, record_id=record.id, message="少记了半小时")
     db.session.add(request)
     db.session.commit()
+    messages.send(
+        users["organiser_a"],
+        messages.Audience(event, shift),
+        "请带手套",
+        messages.new_message_id(),
+        now=utcnow(),
+    )
+    db.session.commit()
+    sent = db.session.scalar(select(AuditLog.id).where(AuditLog.action == messages.ACTION))
     feed = calendar.feed_token(volunteer)
     issued = certificates.issue(volunteer, date(2020, 1, 1), today, today=today)
     db.session.commit()
@@ -352,6 +363,7 @@ def build_scene(app, tree, make_user, make_volunteer, make_event) -> Scene:
         branch_id=tree.branch.id,
         grant_holder=make_user(name="另一位领队"),
         grant_node=tree.community_a2,
+        extra={"audit_id": sent},
     )
 
 
@@ -369,6 +381,7 @@ def url_args(scene: Scene, endpoint: str, arguments) -> dict:
         "branch_id": scene.branch_id,
         "dim": "area",
         "number": scene.certificate,
+        "audit_id": scene.extra.get("audit_id"),
     }
     if endpoint == "admin.remove_grant":
         values["grant_id"] = scene.fresh_grant()

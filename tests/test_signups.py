@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from volunteer_app.extensions import db
 from volunteer_app.models import (
     AuditLog,
+    Channel,
     Notification,
     OrgLevel,
     Role,
@@ -189,7 +190,13 @@ def test_a_cancellation_promotes_the_first_waitlisted_and_tells_them(make_event,
     assert [p.id for p in promoted] == [second.id]
     assert second.status is SignupStatus.CONFIRMED
     assert signups.waitlist_position(third) == 1
-    message = db.session.scalar(select(Notification).where(Notification.user_id == second.user_id))
+    message = db.session.scalar(
+        select(Notification).where(
+            Notification.user_id == second.user_id,
+            Notification.template == "signup_promoted",
+            Notification.channel == Channel.IN_APP,
+        )
+    )
     assert "您已确认参加" in message.body
     assert_counters_match(shift.id)
 

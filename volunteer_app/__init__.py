@@ -97,6 +97,17 @@ def check_production(app: Flask) -> None:
 
     if clock_shifted():
         problems.append(f"{CLOCK_ENV} is set: it moves the app's clock, for tests only; unset it")
+    sms_backend = (app.config.get("SMS_BACKEND") or "log").strip().lower()
+    if sms_backend == "log" and not app.config.get("SMS_ALLOW_LOG_IN_PRODUCTION"):
+        problems.append(
+            "SMS_BACKEND is 'log': text messages (codes, reminders, cancellations) would only "
+            "be written to the log. Set SMS_BACKEND to 'aliyun' or 'http', or set "
+            "SMS_ALLOW_LOG_IN_PRODUCTION=1 if this installation really sends no SMS"
+        )
+    if not (app.config.get("PUBLIC_BASE_URL") or "").strip():
+        app.logger.warning(
+            "PUBLIC_BASE_URL is not set: links in SMS and e-mail will not be absolute"
+        )
     if problems:
         raise UnsafeConfiguration(
             "Refusing to start in production (APP_CONFIG=production; use APP_CONFIG=development "

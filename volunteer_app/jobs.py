@@ -15,13 +15,14 @@ from .extensions import db
 from .models import (
     Attendance,
     AuditLog,
+    DeliveryStatus,
     Notification,
     ScanLog,
     Shift,
     Signup,
     SignupStatus,
 )
-from .services import channels, checkin, notify
+from .services import channels, checkin, notices, notify
 from .timeutil import to_local
 
 #: Job name -> seconds between runs (the scheduler's intervals; tests call the functions).
@@ -89,8 +90,9 @@ def _send(
     return len(rows)
 
 
-def send_reminders(now: datetime, *, base_url: str = "") -> int:
-    """The day before (20–28 hours ahead), two hours before, and after the shift."""
+def send_reminders(now: datetime) -> int:
+    """The day before (20–28 hours ahead), two hours before, and after the shift; links
+    are absolute (PUBLIC_BASE_URL)."""
     sent = 0
     upcoming = db.session.execute(
         select(Signup, Shift)
@@ -108,7 +110,7 @@ def send_reminders(now: datetime, *, base_url: str = "") -> int:
             "post": shift.post,
             "time": _fmt(shift.starts_at),
             "place": shift.event.address,
-            "url": f"{base_url}/my/shifts",
+            "url": notify.link("/my/shifts"),
         }
         if shift.starts_at <= now + timedelta(hours=2):
             sent += _send(
@@ -136,7 +138,7 @@ def send_reminders(now: datetime, *, base_url: str = "") -> int:
             shift.ends_at,
             grace,
         )
-        payload = {"event": shift.event.title, "minutes": minutes, "url": f"{base_url}/my/hours"}
+        payload = {"event": shift.event.title, "minutes": minutes, "url": notify.link("/my/hours")}
         sent += _send("thanks", signup, payload, f"thanks:{signup.id}", now)
     return sent
 
@@ -179,6 +181,7 @@ def expire_waitlists(now: datetime) -> int:
             signup.status = SignupStatus.CANCELLED
             signup.cancelled_at = now
             signup.cancel_reason = "waitlist expired"
+            notices.waitlist_expired(signup, now=now)
         db.session.execute(
             update(Shift)
             .where(Shift.id == shift.id)
@@ -195,12 +198,14 @@ def expire_waitlists(now: datetime) -> int:
 
 def deliver_outbox(now: datetime, *, batch: int = 200) -> int:
     """Send what is due; a failure is retried later with growing back-off (the channels'
-    policy), up to MAX_ATTEMPTS tries, after which the row keeps its last error."""
+    policy), up to MAX_ATTEMPTS tries, after which the row is marked failed with its last
+    error (notify.deliver keeps each row's status)."""
     ids = list(
         db.session.scalars(
             select(Notification.id)
             .where(
                 Notification.sent_at.is_(None),
+                Notification.status.in_((DeliveryStatus.QUEUED, DeliveryStatus.RETRYING)),
                 Notification.not_before <= now,
                 Notification.attempts < channels.MAX_ATTEMPTS,
             )
@@ -208,13 +213,7 @@ def deliver_outbox(now: datetime, *, batch: int = 200) -> int:
             .limit(batch)
         )
     )
-    sent = notify.deliver(ids, now=now)
-    for row in db.session.scalars(
-        select(Notification).where(Notification.id.in_(ids), Notification.sent_at.is_(None))
-    ):
-        row.not_before = channels.next_attempt(row.attempts, now)
-    db.session.flush()
-    return sent
+    return notify.deliver(ids, now=now)
 
 
 def purge_audit(now: datetime) -> int:

@@ -90,10 +90,7 @@ def run_job(name: str) -> None:
                     log.error("lost the scheduler lock; stopping")
                     os._exit(3)
                 begin_write()
-            kwargs = {}
-            if name == "send_reminders":
-                kwargs["base_url"] = _app.config.get("PUBLIC_BASE_URL", "")
-            result = JOBS[name](started, **kwargs)
+            result = JOBS[name](started)
             db.session.add(
                 JobRun(
                     job=name,

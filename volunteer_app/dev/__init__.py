@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Channel, Notification
+from ..services import channels
 
 bp = Blueprint("dev", __name__)
 
@@ -20,4 +21,6 @@ def messages():
         .order_by(Notification.id.desc())
         .limit(50)
     ).all()
-    return render_template("dev/messages.html", rows=rows)
+    # Reminders go to the account's phone (no address on the row): show where each went.
+    phones = {row.id: row.sent_to or channels.phone_number(row) for row in rows}
+    return render_template("dev/messages.html", rows=rows, phones=phones)

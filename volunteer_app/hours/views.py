@@ -49,7 +49,16 @@ from ..models import (
 )
 from ..permissions import load_in_scope, role_required
 from ..query import arg_page
-from ..services import ServiceError, audit, certificates, checkin, hours, identifiers, volunteers
+from ..services import (
+    ServiceError,
+    audit,
+    certificates,
+    checkin,
+    hours,
+    identifiers,
+    notices,
+    volunteers,
+)
 from ..services.scope import covers, path_filter
 from ..timeutil import local_today, utcnow
 from . import bp
@@ -187,6 +196,7 @@ def answer_request(
     item.answered_by_id = actor.id
     item.answered_at = now
     db.session.flush()
+    notices.correction_answered(item, now=now)
     audit.record(
         "hours.answer_request",
         actor=actor,

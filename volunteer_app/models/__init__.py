@@ -24,7 +24,7 @@ from .hours import (
     TrainingRecord,
 )
 from .jobs import JobRun, SchedulerLock
-from .notify import Channel, CodePurpose, Notification, SmsCode
+from .notify import Channel, CodePurpose, DeliveryStatus, Notification, SmsCode
 from .orgs import CHILD_LEVELS, LEVEL_KIND, OrgKind, OrgLevel, OrgUnit
 from .people import STAFF_ROLES, LoginThrottle, Role, RoleGrant, User
 from .volunteers import (
@@ -48,6 +48,7 @@ __all__ = [
     "Channel",
     "CodePurpose",
     "CorrectionRequest",
+    "DeliveryStatus",
     "Event",
     "EventStatus",
     "Gender",

@@ -19,11 +19,21 @@ class Channel(enum.StrEnum):
     EMAIL = "email"
 
 
+class DeliveryStatus(enum.StrEnum):
+    QUEUED = "queued"  # not tried yet (perhaps held until quiet hours end)
+    RETRYING = "retrying"  # tried, failed, waiting for the next try (back-off)
+    SENT = "sent"
+    FAILED = "failed"  # given up: the provider refused it for good, or too many tries
+
+
 class Notification(db.Model):
     """One message to one recipient on one channel; delivered by the outbox worker."""
 
     __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_pending", "sent_at", "not_before"),)
+    __table_args__ = (
+        Index("ix_notifications_pending", "sent_at", "not_before"),
+        Index("ix_notifications_sent_to", "sent_to", "sent_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int | None] = mapped_column(
@@ -43,6 +53,17 @@ class Notification(db.Model):
     not_before: Mapped[datetime] = mapped_column(default=utcnow)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(String(500))
+    #: queued -> sent, or queued -> retrying (…) -> sent / failed; set by notify.deliver.
+    status: Mapped[DeliveryStatus] = mapped_column(
+        Enum(DeliveryStatus, native_enum=False, length=10, values_callable=_values),
+        default=DeliveryStatus.QUEUED,
+        server_default=DeliveryStatus.QUEUED.value,
+    )
+    #: The phone number or e-mail address the message was last sent (or tried) to; the
+    #: daily SMS cap counts by it.
+    sent_to: Mapped[str | None] = mapped_column(String(120))
+    #: The provider's id for the message (Aliyun's BizId), for tracing a complaint.
+    provider_ref: Mapped[str | None] = mapped_column(String(64))
     sent_at: Mapped[datetime | None]
     read_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -28,7 +28,7 @@ from sqlalchemy import select
 
 from ..catalog import POLITICAL_STATUS
 from ..extensions import db
-from ..models import Event, OrgUnit, Role, Shift, Signup, User
+from ..models import AuditLog, Event, OrgUnit, Role, Shift, Signup, User
 from ..permissions import load_in_scope, role_required
 from ..query import arg_page
 from ..services import ServiceError, exports, messages, rosters
@@ -469,6 +469,7 @@ def _compose(audience: messages.Audience, back: str):
         form=form,
         count=messages.recipient_count(audience),
         preview=preview,
+        sms_refusal=messages.sms_refusal() if preview is not None else None,
         back=back,
     )
 
@@ -502,4 +503,30 @@ def messages_log():
             select(User).where(User.id.in_({r.actor_id for r in page.items if r.actor_id}))
         )
     }
-    return render_template("organise/messages.html", page=page, actors=actors)
+    delivery = messages.delivery_counts(
+        [str((r.detail or {}).get("message_id") or "") for r in page.items]
+    )
+    return render_template(
+        "organise/messages.html",
+        page=page,
+        actors=actors,
+        delivery=delivery,
+        labels=messages.STATUS_LABELS,
+    )
+
+
+@bp.route("/messages/<int:audit_id>")
+@role_required(Role.ORGANISER)
+def message_delivery(audit_id: int):
+    """How each copy of one sent message fared: recipient, channel, status, reason."""
+    row = db.session.scalar(messages.sent_log(current_user).where(AuditLog.id == audit_id))
+    if row is None:
+        abort(404)
+    message_id = str((row.detail or {}).get("message_id") or "")
+    return render_template(
+        "organise/message_delivery.html",
+        row=row,
+        deliveries=messages.deliveries(message_id),
+        status_labels=messages.STATUS_LABELS,
+        channel_labels=messages.CHANNEL_LABELS,
+    )

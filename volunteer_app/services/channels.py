@@ -1,8 +1,9 @@
-"""Delivery channels for the outbox: e-mail over SMTP, SMS through a log or an HTTP gateway,
-plus the rules around them (quiet hours, SMS splitting, retry back-off).
+"""Delivery channels for the outbox: e-mail over SMTP, SMS through a backend
+(services.sms_backends: the log, an HTTP gateway, Aliyun SMS), plus the rules around them
+(quiet hours, SMS splitting, retry back-off).
 
-Adapter contract (``notify.ADAPTERS``: Channel -> callable(Notification) -> None)
----------------------------------------------------------------------------------
+Adapter contract (``notify.ADAPTERS``: Channel -> callable(Notification) -> str | None)
+---------------------------------------------------------------------------------------
 * An adapter is called inside an app context, never inside a request; it reads
   ``current_app.config`` and may read the database (the recipient), but neither commits
   nor changes the session.
@@ -11,18 +12,20 @@ Adapter contract (``notify.ADAPTERS``: Channel -> callable(Notification) -> None
   ``deliver`` before the call.
 * `DeliveryError` carries the provider's own message; `ChannelUnavailable` (a subclass)
   means the channel is not configured (no MAIL_SERVER, no SMS_GATEWAY_URL, ...), so a
-  retry helps only once the configuration changes.
+  retry helps only once the configuration changes; `PermanentDeliveryError` (a subclass)
+  means no retry can help, and the row is marked failed at once.
+* An adapter may return the provider's reference for the message (kept in
+  ``provider_ref``).
 * A long SMS goes out as several requests, in order. If part k fails, the retry sends
   every part again: delivery is at least once, never silently partial.
 
 Retry contract with the scheduler's ``deliver_outbox`` job
 ----------------------------------------------------------
-* Due rows: ``sent_at IS NULL AND not_before <= now AND attempts < MAX_ATTEMPTS``.
-* Deliver them with ``notify.deliver(ids, now=now)``.
-* For each row still unsent afterwards set ``row.not_before = next_attempt(row.attempts,
-  now)`` and commit: 2, 4, 8, ... minutes after the attempt, at most six hours.
-* A row whose ``attempts`` reached `MAX_ATTEMPTS` is given up: it stays unsent with its
-  ``last_error`` for an administrator to see.
+* Due rows: status queued or retrying, ``not_before <= now``, ``attempts < MAX_ATTEMPTS``.
+* ``notify.deliver(ids, now=now)`` sends them and keeps each row's status: sent; or
+  retrying with ``not_before = next_attempt(row.attempts, now)`` (2, 4, 8, ... minutes
+  after the attempt, at most six hours); or failed (a permanent error, or `MAX_ATTEMPTS`
+  tries), with ``last_error`` for the organiser and the administrator to see.
 """
 
 from __future__ import annotations
@@ -32,13 +35,9 @@ import logging
 import smtplib
 import ssl
 import unicodedata
-import urllib.error
-import urllib.request
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
-from urllib.parse import urlsplit
 
 from flask import current_app
 
@@ -55,6 +54,9 @@ SMS_SINGLE_LIMIT = 70
 SMS_PART_LIMIT = 67
 #: A notification about a shift starting within this time ignores quiet hours.
 URGENT_WITHIN = timedelta(hours=2)
+#: A change to a shift starting less than this after the quiet hours end is urgent: held,
+#: the SMS would come too late to act on (NOTIFY_URGENT_OVERRIDES_QUIET turns this off).
+URGENT_MARGIN = timedelta(hours=2)
 #: Deliveries tried per row before the outbox job gives up on it.
 MAX_ATTEMPTS = 8
 #: The longest wait between two tries.
@@ -67,6 +69,11 @@ class DeliveryError(Exception):
 
 class ChannelUnavailable(DeliveryError):
     """The channel is not configured on this installation."""
+
+
+class PermanentDeliveryError(DeliveryError):
+    """Trying again cannot help (a bad number, a template the provider refuses, the daily
+    cap): the row is marked failed at once."""
 
 
 # ---------------------------------------------------------------- recipients
@@ -234,12 +241,7 @@ def split_sms(text: str) -> list[str]:
     return plain
 
 
-# ---------------------------------------------------------------- SMS backends
-
-
-def _sms_log(row: Notification) -> None:
-    """The development SMS channel: the text goes to the log (and /dev/messages)."""
-    log.warning("SMS to %s: %s", phone_number(row) or f"user {row.user_id}", row.body)
+# ---------------------------------------------------------------- SMS
 
 
 def _template_ids() -> dict[str, str]:
@@ -254,76 +256,36 @@ def _template_ids() -> dict[str, str]:
     return {str(key): str(value) for key, value in raw.items()}
 
 
-def _provider_message(raw: bytes) -> str:
-    text = raw.decode("utf-8", "replace").strip()
-    try:
-        answer = json.loads(text)
-    except ValueError:
-        return text[:300]
-    if isinstance(answer, dict):
-        for key in ("error", "message", "msg"):
-            if answer.get(key):
-                return str(answer[key])
-    return text[:300]
+def sign_name() -> str:
+    """The approved SMS signature's name (SMS_SIGN), without the 【】."""
+    return (current_app.config.get("SMS_SIGN") or "志愿先行").strip().strip("【】")
 
 
-def _post_json(url: str, body: dict, api_key: str | None, timeout: float) -> None:
-    headers = {"Content-Type": "application/json; charset=utf-8", "Accept": "application/json"}
-    if api_key:
-        headers["Authorization"] = f"Bearer {api_key}"
-    data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-    request = urllib.request.Request(url, data=data, headers=headers, method="POST")  # noqa: S310
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            raw = response.read(65536)
-    except urllib.error.HTTPError as error:
-        message = _provider_message(error.read(65536))
-        raise DeliveryError(f"SMS gateway answered {error.code}: {message}") from None
-    except (urllib.error.URLError, OSError) as error:
-        reason = getattr(error, "reason", error)
-        raise DeliveryError(f"SMS gateway unreachable: {reason}") from None
-    try:
-        answer = json.loads(raw.decode("utf-8")) if raw.strip() else None
-    except ValueError:
-        return  # a 2xx without JSON counts as accepted
-    if isinstance(answer, dict) and answer.get("ok") is False:
-        raise DeliveryError(f"SMS gateway refused: {_provider_message(raw)}")
+def deliver_sms(row: Notification) -> str | None:
+    """Send the row through the SMS_BACKEND ("log", "http" or "aliyun"): the template's
+    code and values from services.sms_templates, the signed text as rendered into the row.
+    Returns the provider's reference, if it gives one."""
+    from . import sms_backends, sms_templates
 
-
-def _sms_http(row: Notification) -> None:
-    """POST each part as JSON to SMS_GATEWAY_URL, in order."""
-    config = current_app.config
-    url = config.get("SMS_GATEWAY_URL")
-    if not url:
-        raise ChannelUnavailable("The SMS gateway is not configured (SMS_GATEWAY_URL).")
-    if urlsplit(url).scheme not in {"http", "https"}:
-        raise ChannelUnavailable("SMS_GATEWAY_URL must be an http(s) URL.")
+    backend = sms_backends.backend_for(current_app.config)
     phone = phone_number(row)
     if not phone:
-        raise DeliveryError(f"Notification {row.id} has no phone number.")
-    template_id = _template_ids().get(row.template)
-    timeout = float(config.get("SMS_TIMEOUT") or 10)
-    for part in split_sms(row.body or ""):
-        body = {
-            "phone": phone,
-            "text": part,
-            "sign": config.get("SMS_SIGN") or "",
-            "template_id": template_id,
-            "template_params": row.payload or {},
-        }
-        _post_json(url, body, config.get("SMS_API_KEY"), timeout)
-
-
-SMS_BACKENDS: dict[str, Callable[[Notification], None]] = {"log": _sms_log, "http": _sms_http}
-
-
-def deliver_sms(row: Notification) -> None:
-    """Send the row through the SMS_BACKEND ("log" by default, or "http")."""
-    name = (current_app.config.get("SMS_BACKEND") or "log").strip().lower()
-    backend = SMS_BACKENDS.get(name)
-    if backend is None:
-        raise ChannelUnavailable(f"Unknown SMS_BACKEND {name!r} (use 'log' or 'http').")
-    backend(row)
+        raise PermanentDeliveryError(f"Notification {row.id} has no phone number.")
+    template = sms_templates.get(row.template)
+    if template is None and not backend.allows_free_text:
+        raise PermanentDeliveryError(
+            f"The SMS provider ({backend.name}) sends only approved templates; "
+            f"{row.template!r} is free text."
+        )
+    message = sms_backends.SmsMessage(
+        phone=phone,
+        text=row.body or "",
+        sign=sign_name(),
+        template_code=sms_templates.code_for(template, _template_ids()) if template else None,
+        params=sms_templates.params(template, row.payload or {}) if template else {},
+        out_id=str(row.id or ""),
+    )
+    return backend.send(message)
 
 
 # ---------------------------------------------------------------- timing
@@ -355,6 +317,25 @@ def quiet_until(user: User, now_utc: datetime, *, urgent: bool) -> datetime | No
     else:
         quiet, until = hour < end, end_today
     return from_local(until) if quiet else None
+
+
+def sms_send_at(
+    user: User,
+    now: datetime,
+    *,
+    urgent: bool = False,
+    starts_at: datetime | None = None,
+    override: bool = True,
+) -> datetime:
+    """When an SMS to the user may go: now, or the end of their quiet hours. A message
+    about a shift that starts before the quiet hours end (plus URGENT_MARGIN) is sent at
+    once when `override` is on (the NOTIFY_URGENT_OVERRIDES_QUIET setting)."""
+    held = quiet_until(user, now, urgent=urgent)
+    if held is None:
+        return now
+    if override and starts_at is not None and starts_at <= held + URGENT_MARGIN:
+        return now
+    return held
 
 
 def next_attempt(attempts: int, now: datetime) -> datetime:

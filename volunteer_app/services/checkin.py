@@ -30,7 +30,7 @@ from ..models import (
     VolunteerProfile,
 )
 from ..timeutil import to_local
-from . import ServiceError, audit, qr
+from . import ServiceError, audit, notices, qr
 from .scope import covers
 
 #: How far a queued scan's own time may lie before the sync (an offline morning) or after it.
@@ -566,6 +566,7 @@ def mark_no_shows(shift: Shift, *, now: datetime, actor: User | None = None) -> 
         if actor is not None:
             audit.record("shift.no_shows", actor=actor, obj=shift, count=len(missing))
     db.session.flush()
+    notices.no_shows_marked(missing, now=now)
     return len(missing)
 
 

@@ -12,7 +12,6 @@ from sqlalchemy import select
 from ..catalog import CATEGORIES
 from ..extensions import db
 from ..models import (
-    Channel,
     Event,
     EventStatus,
     OrgKind,
@@ -26,7 +25,7 @@ from ..models import (
     Visibility,
 )
 from ..timeutil import to_local
-from . import ServiceError, audit, notify
+from . import ServiceError, audit, notices
 from .scope import covers
 from .signups import ACTIVE
 
@@ -122,8 +121,10 @@ def update_event(actor: User, event: Event, fields: EventFields, *, ip: str | No
     problems = _check_event(fields)
     if problems:
         raise ServiceError(problems)
+    old_place = event.address
     _apply_event(event, fields)
     db.session.flush()
+    notices.place_changed(event, old_place)
     audit.record("event.update", actor=actor, ip=ip, obj=event)
     return event
 
@@ -243,17 +244,7 @@ def update_shift(
     db.session.flush()
     refresh_times(shift.event)
     if moved:
-        for signup in _active_signups(shift):
-            notify.enqueue(
-                "shift_changed",
-                channel=Channel.IN_APP,
-                user=signup.user,
-                payload={
-                    "event": shift.event.title,
-                    "post": shift.post,
-                    "time": _local(shift.starts_at),
-                },
-            )
+        notices.shift_moved(_active_signups(shift), shift, now=now)
     promote(shift.id, now=now)
     audit.record("shift.update", actor=actor, ip=ip, obj=shift, moved=moved)
     return shift
@@ -277,18 +268,7 @@ def _cancel_signups(shift: Shift, *, now: datetime, reason: str, template: str) 
         signup.status = SignupStatus.CANCELLED
         signup.cancelled_at = now
         signup.cancel_reason = reason[:200] or None
-        notify.enqueue(
-            template,
-            channel=Channel.IN_APP,
-            user=signup.user,
-            payload={
-                "event": shift.event.title,
-                "post": shift.post,
-                "time": _local(shift.starts_at),
-                "reason": reason,
-            },
-            dedupe_key=f"{template}:{signup.id}",
-        )
+        notices.cancelled(signup, template, reason, now=now)
         count += 1
     shift.taken = 0
     shift.waitlisted = 0

@@ -29,7 +29,7 @@ from ..models import (
 )
 from ..models.hours import ALL_POLITICAL
 from ..timeutil import to_local
-from . import ServiceError, audit, registrations
+from . import ServiceError, audit, notices, registrations
 from .checkin import credited_minutes, leads_shift
 from .database import upsert_sql
 from .scope import covers
@@ -356,6 +356,7 @@ def decide(
         record.decided_at = now
         if approve:
             apply_to_tallies(record)
+        notices.record_decided(record, now=now)
         count += 1
     db.session.flush()
     if count:

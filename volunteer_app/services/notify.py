@@ -14,13 +14,13 @@ from typing import Any
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..models import Channel, Notification, User
-from ..timeutil import utcnow
-from . import channels
+from ..models import Channel, DeliveryStatus, Notification, User
+from ..timeutil import from_local, to_local, utcnow
+from . import channels, sms_backends, sms_templates
 
 log = logging.getLogger("volunteer_app.notify")
 
@@ -109,6 +109,77 @@ def _shift_changed(p: dict) -> str:
     )
 
 
+def _signup_confirmed(p: dict) -> str:
+    return _(
+        "You are signed up for %(post)s of %(event)s at %(time)s, %(place)s.",
+        post=p["post"],
+        event=p["event"],
+        time=p["time"],
+        place=p["place"],
+    )
+
+
+def _signup_waitlisted(p: dict) -> str:
+    return _(
+        "%(post)s of %(event)s at %(time)s is full: you are number %(position)s on the "
+        "waitlist. We tell you if a place becomes free.",
+        post=p["post"],
+        event=p["event"],
+        time=p["time"],
+        position=p["position"],
+    )
+
+
+def _place_changed(p: dict) -> str:
+    return _(
+        "The place of %(event)s (%(time)s) has changed: now %(place)s. If you cannot come, "
+        "please cancel in “My shifts”.",
+        event=p["event"],
+        time=p["time"],
+        place=p["place"],
+    )
+
+
+def _waitlist_expired(p: dict) -> str:
+    return _(
+        "%(post)s of %(event)s (%(time)s) has started and no place became free: your place "
+        "on the waitlist has ended. Thank you for signing up.",
+        post=p["post"],
+        event=p["event"],
+        time=p["time"],
+    )
+
+
+def _noshow_hold(p: dict) -> str:
+    return _(
+        "You did not come to several shifts you had signed up for. Until %(until)s, new "
+        "sign-ups go onto the waitlist.",
+        until=p["until"],
+    )
+
+
+def _correction_answered(p: dict) -> str:
+    return _(
+        "Your correction request about %(activity)s has been answered: %(answer)s",
+        activity=p["activity"],
+        answer=p["answer"],
+    )
+
+
+def _correction_decided(p: dict) -> str:
+    if p["approved"]:
+        return _(
+            "The correction of your hours for %(activity)s (%(minutes)s minutes) was approved.",
+            activity=p["activity"],
+            minutes=p["minutes"],
+        )
+    return _(
+        "The correction of your hours for %(activity)s (%(minutes)s minutes) was not approved.",
+        activity=p["activity"],
+        minutes=p["minutes"],
+    )
+
+
 #: template name -> renderer(payload) -> text, called in the recipient's language.
 TEMPLATES: dict[str, Callable[[dict], str]] = {
     "sms_code": _sms_code,
@@ -121,13 +192,43 @@ TEMPLATES: dict[str, Callable[[dict], str]] = {
     "event_cancelled": _event_cancelled,
     "shift_cancelled": _shift_cancelled,
     "shift_changed": _shift_changed,
+    "signup_confirmed": _signup_confirmed,
+    "signup_waitlisted": _signup_waitlisted,
+    "place_changed": _place_changed,
+    "waitlist_expired": _waitlist_expired,
+    "noshow_hold": _noshow_hold,
+    "correction_answered": _correction_answered,
+    "correction_decided": _correction_decided,
 }
 
 
 def render(template: str, payload: dict, locale: str) -> str:
-    """The message text in the given language."""
+    """The message text in the given language, ending with its link if it has one."""
     with force_locale(locale):
-        return TEMPLATES[template](payload)
+        text = TEMPLATES[template](payload)
+    url = payload.get("url")
+    if url and url not in text:
+        text = f"{text} {url}"
+    return text
+
+
+def render_sms(template: str, payload: dict, locale: str) -> str:
+    """The SMS as the phone shows it: 【signature】 and the approved template's text with
+    the values in (in Chinese, as filed with the provider); a message without a template
+    (an organiser's own text) is its rendered text, signed."""
+    entry = sms_templates.get(template)
+    if entry is None:
+        text = render(template, payload, locale)
+    else:
+        text = sms_templates.fill(entry, sms_templates.params(entry, payload))
+    return sms_templates.signed(channels.sign_name(), text)
+
+
+def link(path: str) -> str:
+    """An absolute link for a message: PUBLIC_BASE_URL (the site as users reach it; the
+    scheduler process gets it too) followed by the path."""
+    base = (current_app.config.get("PUBLIC_BASE_URL") or "").strip().rstrip("/")
+    return f"{base}{path}"
 
 
 def enqueue(
@@ -150,7 +251,11 @@ def enqueue(
         channel=channel,
         template=template,
         payload=payload,
-        body=render(template, payload, locale),
+        body=(
+            render_sms(template, payload, locale)
+            if channel is Channel.SMS
+            else render(template, payload, locale)
+        ),
         dedupe_key=dedupe_key,
         not_before=not_before or utcnow(),
     )
@@ -178,10 +283,14 @@ def fan_out(
     dedupe_key: str,
     now: datetime,
     urgent: bool = False,
+    starts_at: datetime | None = None,
 ) -> list[Notification]:
     """One logical message to a user on every channel they chose, in the caller's
     transaction: always in-app; SMS if they take SMS and have a phone (held until their
-    quiet hours end unless `urgent`); e-mail if they take e-mail and gave an address.
+    quiet hours end unless `urgent`, or unless it is about a shift starting at `starts_at`,
+    before the quiet hours end: see channels.sms_send_at); e-mail if they take e-mail and
+    gave an address. A message without an SMS template (free text) goes by SMS only where
+    the provider allows free text.
 
     Each row's dedupe key is f"{dedupe_key}:{channel}"; a key already in the outbox is
     skipped, so calling again creates nothing. Returns the rows created. Accounts that
@@ -190,9 +299,17 @@ def fan_out(
     if user.deleted_at is not None:
         return []
     wanted: list[tuple[Channel, datetime]] = [(Channel.IN_APP, now)]
-    if user.notify_sms and user.phone:
-        held = channels.quiet_until(user, now, urgent=urgent)
-        wanted.append((Channel.SMS, held or now))
+    config = current_app.config
+    sms_ok = sms_templates.get(template) is not None or sms_backends.allows_free_text(config)
+    if user.notify_sms and user.phone and sms_ok:
+        when = channels.sms_send_at(
+            user,
+            now,
+            urgent=urgent,
+            starts_at=starts_at if starts_at is not None and starts_at >= now else None,
+            override=bool(config.get("NOTIFY_URGENT_OVERRIDES_QUIET", True)),
+        )
+        wanted.append((Channel.SMS, when))
     if user.notify_email and user.email:
         wanted.append((Channel.EMAIL, now))
     keys = {channel: f"{dedupe_key}:{channel.value}" for channel, _when in wanted}
@@ -225,34 +342,95 @@ def _deliver_in_app(row: Notification) -> None:
     """In-app messages are delivered by being in the table; the centre shows them."""
 
 
-#: Channel -> adapter(row); the contract is in services/channels.py.
-ADAPTERS: dict[Channel, Callable[[Notification], None]] = {
+#: Channel -> adapter(row) -> provider reference or None; the contract is in
+#: services/channels.py.
+ADAPTERS: dict[Channel, Callable[[Notification], str | None]] = {
     Channel.IN_APP: _deliver_in_app,
     Channel.SMS: channels.deliver_sms,
     Channel.EMAIL: channels.deliver_email,
 }
 
 
+def _sms_cap_reached(row: Notification, phone: str, now: datetime) -> bool:
+    """True when the phone already got SMS_DAILY_CAP capped messages today (local day)."""
+    entry = sms_templates.get(row.template)
+    cap = int(current_app.config.get("SMS_DAILY_CAP") or 0)
+    if cap <= 0 or (entry is not None and not entry.capped):
+        return False
+    day_start = from_local(
+        to_local(now).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
+    )
+    uncapped = [t.key for t in sms_templates.TEMPLATES.values() if not t.capped]
+    sent_today = db.session.scalar(
+        select(func.count())
+        .select_from(Notification)
+        .where(
+            Notification.channel == Channel.SMS,
+            Notification.sent_to == phone,
+            Notification.sent_at >= day_start,
+            Notification.template.not_in(uncapped),
+        )
+    )
+    return int(sent_today or 0) >= cap
+
+
+def _address(row: Notification) -> str | None:
+    if row.channel is Channel.SMS:
+        return channels.phone_number(row)
+    if row.channel is Channel.EMAIL:
+        return channels.email_address(row)
+    return None
+
+
+def _attempt(row: Notification, now: datetime) -> bool:
+    """Try one row once and record the outcome on it; True when it went out."""
+    row.attempts += 1
+    row.sent_to = _address(row) or row.sent_to
+    try:
+        if row.channel is Channel.SMS and row.sent_to and _sms_cap_reached(row, row.sent_to, now):
+            cap = current_app.config.get("SMS_DAILY_CAP")
+            raise channels.PermanentDeliveryError(
+                f"Daily SMS cap reached: {row.sent_to} already received {cap} messages today."
+            )
+        reference = ADAPTERS[row.channel](row)
+    except Exception as error:
+        row.last_error = str(error)[:500] or type(error).__name__
+        current_app.logger.warning("delivery of notification %s failed: %s", row.id, error)
+        permanent = isinstance(error, channels.PermanentDeliveryError)
+        if permanent or row.attempts >= channels.MAX_ATTEMPTS:
+            row.status = DeliveryStatus.FAILED
+        else:
+            row.status = DeliveryStatus.RETRYING
+            row.not_before = channels.next_attempt(row.attempts, now)
+        return False
+    row.sent_at = now
+    row.status = DeliveryStatus.SENT
+    if isinstance(reference, str) and reference:
+        row.provider_ref = reference[:64]
+    return True
+
+
 def deliver(ids: Iterable[int], *, now: datetime | None = None) -> int:
-    """Send the given outbox rows now (after the commit that made them); returns how many
-    went out. Failures stay in the outbox with their error for the retry job."""
+    """Send the given outbox rows now (after the commit that made them) and commit;
+    returns how many went out. A failure is kept on its row (status retrying, with the
+    back-off in not_before, or failed for good) for the outbox job and the organiser."""
     sent = 0
     now = now or utcnow()
     ids = list(ids)
     if not ids:
         return 0
     rows = db.session.scalars(
-        select(Notification).where(Notification.id.in_(ids), Notification.sent_at.is_(None))
+        select(Notification)
+        .where(
+            Notification.id.in_(ids),
+            Notification.sent_at.is_(None),
+            Notification.status != DeliveryStatus.FAILED,
+        )
+        .order_by(Notification.id)
     ).all()
     for row in rows:
-        row.attempts += 1
-        try:
-            ADAPTERS[row.channel](row)
-        except Exception as error:
-            row.last_error = str(error)[:500]
-            current_app.logger.warning("delivery of notification %s failed: %s", row.id, error)
-        else:
-            row.sent_at = now
+        if _attempt(row, now):
             sent += 1
+        db.session.flush()  # the daily cap counts what this batch has sent
     db.session.commit()
     return sent

@@ -18,7 +18,6 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import (
-    Channel,
     Event,
     EventStatus,
     OrgLevel,
@@ -31,7 +30,7 @@ from ..models import (
     VolunteerProfile,
 )
 from ..timeutil import to_local
-from . import ServiceError, audit, notify, teams, volunteers
+from . import ServiceError, audit, notices, teams, volunteers
 
 ACTIVE = (SignupStatus.CONFIRMED, SignupStatus.WAITLISTED)
 
@@ -237,6 +236,7 @@ def sign_up(
         # caller rolls back, which also returns the place this request claimed.
         raise ServiceError(_l("You have already signed up for this shift.")) from None
     position = waitlist_position(signup) if status is SignupStatus.WAITLISTED else None
+    notices.signed_up(signup, position, now=now)
     return SignupResult(signup, position)
 
 
@@ -293,18 +293,7 @@ def promote(shift_id: int, *, now: datetime) -> list[Signup]:
         first.status = SignupStatus.CONFIRMED
         first.promoted_at = now
         db.session.flush()
-        shift = db.session.get(Shift, shift_id)
-        notify.enqueue(
-            "signup_promoted",
-            channel=Channel.IN_APP,
-            user=first.user,
-            payload={
-                "event": shift.event.title,
-                "post": shift.post,
-                "time": to_local(shift.starts_at).strftime("%Y-%m-%d %H:%M"),
-            },
-            dedupe_key=f"promoted:{first.id}",
-        )
+        notices.promoted(first, now=now)
         promoted.append(first)
     return promoted
 
@@ -366,12 +355,7 @@ def cancel(
             shift=shift.id,
             user=signup.user_id,
         )
-        notify.enqueue(
-            "signup_removed",
-            channel=Channel.IN_APP,
-            user=signup.user,
-            payload={"event": shift.event.title, "post": shift.post, "reason": reason or ""},
-        )
+        notices.removed(signup, reason, now=now)
     promoted = promote(shift.id, now=now) if was_confirmed else []
     db.session.refresh(shift)
     return promoted
