@@ -49,7 +49,15 @@ from ..models import (
 )
 from ..permissions import load_in_scope, role_required
 from ..query import arg_page
-from ..services import ServiceError, audit, certificates, checkin, hours, volunteers
+from ..services import (
+    ServiceError,
+    audit,
+    certificates,
+    checkin,
+    external_hours,
+    hours,
+    volunteers,
+)
 from ..services.scope import covers, path_filter
 from ..timeutil import local_today, utcnow
 from . import bp
@@ -325,8 +333,10 @@ def mine():
         "hours/mine.html",
         approved=approved,
         pending=pending,
-        stars=hours.stars_for(approved),
+        stars=hours.stars_for(external_hours.star_minutes(user_id, approved)),
         star_labels=STAR_LABELS,
+        external=external_hours.records_of(user_id),
+        external_counted=external_hours.counts_for_stars(),
         page=page,
         corrections=corrections,
         counted={r.id: _counted(r, corrections.get(r.id, [])) for r in page.items},
