@@ -26,6 +26,8 @@ from .imports import _csv_rows, _parse_date, _text, _xlsx_rows, detect_kind
 from .scope import grant_nodes
 
 MAX_ROWS = 5000
+#: The largest file read (the roster import's limit).
+MAX_BYTES = 2 * 1024 * 1024
 MAX_MINUTES = 24 * 60
 HEADER_SEARCH_ROWS = 10
 
