@@ -5,6 +5,7 @@ full ID number; the next batch offers nothing new."""
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import timedelta
 
@@ -33,7 +34,7 @@ def test_the_town_organiser_exports_a_batch_and_opens_the_file(desktop_page, sho
     with page.expect_download() as download:
         page.locator("[data-testid=download-xlsx]").first.click()
     assert download.value.suggested_filename.endswith(".xlsx")
-    workbook = load_workbook(download.value.path(), read_only=True)
+    workbook = load_workbook(io.BytesIO(download.value.path().read_bytes()), read_only=True)
     records = workbook[exchange.sheet("records").title]
     rows = list(records.iter_rows(values_only=True))
     headers = list(rows[0])
