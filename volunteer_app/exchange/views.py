@@ -119,7 +119,7 @@ def create():
 
 
 @bp.route("/hours/exchange/batches/<int:batch_id>.<fmt>")
-@role_required(Role.RECORDER)
+@login_required
 def download(batch_id: int, fmt: str):
     if not 0 < batch_id <= MAX_ID or fmt not in exchange.FORMATS:
         abort(404)
