@@ -84,6 +84,21 @@ class Config:
     #: Early arrival / late stay credited up to this many minutes beyond the shift.
     CREDIT_GRACE_MINUTES = _int("CREDIT_GRACE_MINUTES", 0)
 
+    #: The national record (issue 18: docs/exchange.md).
+    #: Four eyes: whoever confirmed or entered a record cannot approve it; another
+    #: organiser of the host does.
+    FOUR_EYES_APPROVAL = _bool("FOUR_EYES_APPROVAL", True)
+    #: Hours imported from the national system (转移接续) count towards star levels.
+    EXTERNAL_HOURS_COUNT_FOR_STARS = _bool("EXTERNAL_HOURS_COUNT_FOR_STARS", False)
+    #: The certificate's issuer (办法 Art 15): unit, person in charge, handler, contact.
+    CERTIFICATE_ISSUER = os.environ.get("CERTIFICATE_ISSUER", "即墨区文明办 志愿先行平台")
+    CERTIFICATE_HEAD = os.environ.get("CERTIFICATE_HEAD", "即墨区文明办负责人")
+    CERTIFICATE_HANDLER = os.environ.get("CERTIFICATE_HANDLER", "志愿先行平台（自助出具）")
+    CERTIFICATE_CONTACT = os.environ.get("CERTIFICATE_CONTACT", "0532-88512345")
+    #: A TrueType CJK font file (.ttf, or .ttc with "#index") embedded in certificates;
+    #: empty: the first of services.pdf_fonts.CANDIDATES that is installed.
+    CERTIFICATE_FONT = os.environ.get("CERTIFICATE_FONT", "")
+
     #: Number of reverse proxies in front of the app whose X-Forwarded-* headers to trust.
     PROXY_FIX = _int("PROXY_FIX", 0)
     #: The site's address as users reach it, for links in SMS and e-mail.

@@ -14,9 +14,18 @@ from sqlalchemy import select
 from tests.conftest import Auth
 from volunteer_app.catalog import CATEGORIES
 from volunteer_app.extensions import db
-from volunteer_app.models import AuditLog, Role, ServiceRecord, VolunteerProfile
+from volunteer_app.models import (
+    AuditLog,
+    CertificateIssue,
+    Role,
+    ServiceRecord,
+    VolunteerProfile,
+)
 from volunteer_app.services import certificates, hours
 from volunteer_app.timeutil import local_today, utcnow
+
+#: These tests pin other rules; the four-eyes rule: tests/test_national_record.py.
+pytestmark = pytest.mark.config(FOUR_EYES_APPROVAL=False)
 
 TODAY = local_today()
 
@@ -102,8 +111,11 @@ def test_the_certificate_pdf_shows_the_title_the_name_the_masked_id_and_the_hour
     with force_locale("zh"):
         assert str(CATEGORIES["traffic_order"]).replace(" ", "") in content  # the category
     assert "即墨区文明办志愿先行平台" in content  # the issuer (spaces removed)
-    number = certificates.number_for(volunteer.id, TODAY - timedelta(days=30), TODAY, TODAY)
-    assert number in content
+    # The short number read aloud (issue 18), recorded with what it certifies.
+    issued = db.session.scalars(select(CertificateIssue)).one()
+    assert (issued.user_id, issued.issued_on) == (volunteer.id, TODAY)
+    number = issued.number
+    assert certificates.display_number(number) in content
     assert f"/verify/{number}" in content  # the address the QR code holds
     row = db.session.scalar(select(AuditLog).where(AuditLog.action == "certificate.issue"))
     assert row.actor_id == volunteer.id and row.object_id == number

@@ -59,6 +59,9 @@ from volunteer_app.services import orgs, pii, qr
 from volunteer_app.services.hours import verify_tallies
 from volunteer_app.timeutil import utcnow
 
+#: These tests pin other rules; the four-eyes rule: tests/test_national_record.py.
+pytestmark = pytest.mark.config(FOUR_EYES_APPROVAL=False)
+
 EXAMPLES = int(os.environ.get("HOSTILE_EXAMPLES", "8"))
 
 MARKERS = ("<script>alert(1)</script>", "<b>x</b>", '"><img src=x onerror=alert(1)>')
@@ -642,6 +645,10 @@ SPECS: list[Spec] = [
         },
     ),
     Spec("hours.answer", "organiser_a", {"answer": TEXT, "delta": ("", "10")}),
+    # ------------------------------------------------------------ the national record
+    Spec("exchange.create", "admin", {"scope": (TOWN_A,), "start": DAY, "end": DAY}),
+    Spec("exchange.import_hours", "admin", {"file": TEXT}),
+    Spec("exchange.national_number", "volunteer", {"number": ("JM20260001", *TEXT)}),
     # ------------------------------------------------------------ GET forms (query strings)
     Spec(
         "events.index",

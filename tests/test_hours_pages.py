@@ -29,6 +29,9 @@ from volunteer_app.services import ServiceError, hours, tallies, volunteers
 from volunteer_app.services.tallies import Period
 from volunteer_app.timeutil import local_today, to_local, utcnow
 
+#: These tests pin other rules; the four-eyes rule: tests/test_national_record.py.
+pytestmark = pytest.mark.config(FOUR_EYES_APPROVAL=False)
+
 
 def text(response) -> str:
     return response.get_data(as_text=True)

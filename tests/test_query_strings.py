@@ -30,6 +30,9 @@ from wtforms.fields.core import UnboundField
 from tests.test_route_walk import EXPECT, ROLES, build_scene, url_args
 from volunteer_app.extensions import db
 
+#: The four-eyes rule is tested in tests/test_national_record.py.
+pytestmark = pytest.mark.config(FOUR_EYES_APPROVAL=False)
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "volunteer_app"
 EXAMPLES_DB = DirectoryBasedExampleDatabase(str(Path(__file__).parent / "hypothesis-db"))

@@ -18,6 +18,7 @@ import traceback
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+import pytest
 from flask import Flask, url_for
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -37,6 +38,9 @@ from volunteer_app.models import (
 )
 from volunteer_app.services import calendar, certificates, hours, messages, qr
 from volunteer_app.timeutil import local_today, utcnow
+
+#: The four-eyes rule is walked in tests/test_national_record.py.
+pytestmark = pytest.mark.config(FOUR_EYES_APPROVAL=False)
 
 ROLES = ("anonymous", "volunteer", "lead", "organiser_a", "organiser_b", "secretary", "admin")
 ORG_B = ROLES.index("organiser_b")
@@ -191,6 +195,13 @@ EXPECT: dict[str, dict[str, tuple]] = {
     "api.walk_in": {"GET": NOT_ALLOWED, "POST": (401, *(404,) * 6)},
     "api.decode": {"GET": NOT_ALLOWED, "POST": (401, *(400,) * 6)},
     # ------------------------------------------------------------ hours
+    # The national record (issue 18): the recorder role only; none of these roles holds it.
+    "exchange.index": {"GET": ADMIN_ONLY},
+    "exchange.create": {"GET": NOT_ALLOWED, "POST": (LOGIN, 403, 403, 403, 403, 403, 400)},
+    "exchange.download": {"GET": signed_in(404)},  # no such batch, or not the caller's
+    "exchange.import_hours": {"GET": NOT_ALLOWED, "POST": (LOGIN, 403, 403, 403, 403, 403, 400)},
+    "exchange.import_template": {"GET": ADMIN_ONLY},
+    "exchange.national_number": {"GET": NOT_ALLOWED, "POST": signed_in(R)},
     "hours.mine": {"GET": MINE},
     "hours.ask": {"GET": NOT_ALLOWED, "POST": OWN_OBJECT_POST},
     "hours.certificate": {"GET": signed_in(R)},  # no period chosen: back to "my hours"
@@ -382,6 +393,8 @@ def url_args(scene: Scene, endpoint: str, arguments) -> dict:
         "dim": "area",
         "number": scene.certificate,
         "audit_id": scene.extra.get("audit_id"),
+        "batch_id": 1,
+        "fmt": "xlsx",
     }
     if endpoint == "admin.remove_grant":
         values["grant_id"] = scene.fresh_grant()

@@ -33,6 +33,9 @@ from volunteer_app.services.tallies import Period, period_for, quarter_period
 from volunteer_app.tallies.views import mask_name
 from volunteer_app.timeutil import from_local, utcnow
 
+#: These tests pin other rules; the four-eyes rule: tests/test_national_record.py.
+pytestmark = pytest.mark.config(FOUR_EYES_APPROVAL=False)
+
 CATEGORIES = ("env_sanitation", "traffic_order", "other")
 DAYS = (
     date(2025, 11, 3),

@@ -177,6 +177,7 @@ def register_blueprints(app: Flask) -> None:
     from .auth import bp as auth_bp
     from .checkin import bp as checkin_bp
     from .events import bp as events_bp
+    from .exchange import bp as exchange_bp
     from .hours import bp as hours_bp
     from .main import bp as main_bp
     from .notifications import bp as notifications_bp
@@ -191,6 +192,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(events_bp)
     app.register_blueprint(checkin_bp)
     app.register_blueprint(hours_bp)
+    app.register_blueprint(exchange_bp)
     app.register_blueprint(notifications_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(tallies_bp, url_prefix="/tallies")

@@ -52,6 +52,8 @@ class DemoAccount:
     #: Names from the root down to the node the role is granted on.
     node_path: tuple[str, ...]
     label: str
+    #: Further roles on the same node.
+    extra_roles: tuple[Role, ...] = ()
 
 
 _JIMO = (data.DISTRICT,)
@@ -77,6 +79,7 @@ DEMO_ACCOUNTS: list[DemoAccount] = [
         Role.ORGANISER,
         (*_JIMO, "环秀街道"),
         "organiser (town)",
+        (Role.RECORDER,),
     ),
     DemoAccount(
         "13800000005",
@@ -159,15 +162,16 @@ def seed_accounts(password: str) -> list[DemoAccount]:
         node = find_node(account.node_path)
         if node is None:
             raise RuntimeError(f"demo node missing: {'/'.join(account.node_path)}")
-        has = db.session.scalar(
-            select(RoleGrant).where(
-                RoleGrant.user_id == user.id,
-                RoleGrant.org_unit_id == node.id,
-                RoleGrant.role == account.role,
+        for role in (account.role, *account.extra_roles):
+            has = db.session.scalar(
+                select(RoleGrant).where(
+                    RoleGrant.user_id == user.id,
+                    RoleGrant.org_unit_id == node.id,
+                    RoleGrant.role == role,
+                )
             )
-        )
-        if has is None:
-            db.session.add(RoleGrant(user_id=user.id, org_unit_id=node.id, role=account.role))
+            if has is None:
+                db.session.add(RoleGrant(user_id=user.id, org_unit_id=node.id, role=role))
     db.session.flush()
     return DEMO_ACCOUNTS
 
@@ -476,16 +480,33 @@ def seed_events(count: int = DEMO_EVENTS) -> int:
     return made
 
 
+def _second_approver(candidates: list[User], shift: Shift) -> User | None:
+    """A demo organiser of the shift's host other than the admin; None leaves the
+    records pending."""
+    from .services.scope import covers
+
+    for user in candidates:
+        if covers(user, shift.event.host, [Role.ORGANISER]):
+            return user
+    return None
+
+
 def seed_ledger() -> int:
     """Attendance for the past shifts' attended sign-ups, the shifts confirmed into the
     ledger, and most records approved (recent ones pending, a few overdue)."""
-    from .services import hours
+    from .services import approvals, hours
 
     if db.session.scalar(select(ServiceRecord.id).limit(1)) is not None:
         return 0
     rng = random.Random(6)
     now = utcnow()
     organiser = db.session.scalar(select(User).where(User.phone == "13800000001"))
+    lead = db.session.scalar(select(User).where(User.phone == "13800000005"))
+    others = list(
+        db.session.scalars(
+            select(User).where(User.phone.in_(["13800000002", "13800000003", "13800000004"]))
+        )
+    )
     past = db.session.scalars(
         select(Shift).where(Shift.ends_at < now, Shift.cancelled.is_(False)).order_by(Shift.id)
     ).all()
@@ -510,11 +531,20 @@ def seed_ledger() -> int:
                 )
             )
         db.session.flush()
-        records = hours.confirm_shift(organiser, shift, now=shift.ends_at + timedelta(hours=1))
+        # The lead confirms the shifts they lead and the district admin approves; the admin
+        # confirms the others and an organiser of the host approves (four eyes).
+        led = lead is not None and any(s.user_id == lead.id for s in shift.leads)
+        confirmer = lead if led else organiser
+        records = hours.confirm_shift(confirmer, shift, now=shift.ends_at + timedelta(hours=1))
         made += len(records)
         age = (now - shift.ends_at).days
         if age > 5 and not (20 <= age <= 24):  # leave the last days, and a few older, pending
-            hours.decide(organiser, records, True, now=shift.ends_at + timedelta(days=2))
+            approver = organiser if led else _second_approver(others, shift)
+            if approver is not None:
+                hours.decide(approver, records, True, now=shift.ends_at + timedelta(days=2))
+            else:  # no second person in the demo covers the host: history before the rule
+                with approvals.waived():
+                    hours.decide(organiser, records, True, now=shift.ends_at + timedelta(days=2))
     # Earlier years' service entered from the paper records, so that star levels show.
     civilisation_office = find_node((data.DISTRICT, "即墨区文明办"))
     profiles = db.session.scalars(

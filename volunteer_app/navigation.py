@@ -47,6 +47,7 @@ NAV_ITEMS: list[NavItem] = [
         "volunteers.search", _l("Volunteers"), frozenset({Role.ORGANISER, Role.BRANCH_SECRETARY})
     ),
     NavItem("tallies.index", _l("Tallies"), frozenset({Role.ORGANISER, Role.BRANCH_SECRETARY})),
+    NavItem("exchange.index", _l("National system"), frozenset({Role.RECORDER})),
     NavItem(
         "main.my_roles",
         _l("My duties"),

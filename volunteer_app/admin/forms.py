@@ -34,6 +34,7 @@ ROLE_LABELS = {
     Role.ORGANISER.value: _l("Organiser"),
     Role.BRANCH_SECRETARY.value: _l("Party branch secretary"),
     Role.ADMIN.value: _l("District administrator"),
+    Role.RECORDER.value: _l("National record officer"),
 }
 
 

@@ -12,6 +12,7 @@ from .events import (
     SignupStatus,
     Visibility,
 )
+from .exchange import CertificateIssue, ExchangeBatch, ExchangeEntry, ExternalRecord
 from .hours import (
     CorrectionRequest,
     RecordKind,
@@ -45,12 +46,16 @@ __all__ = [
     "AffiliationHistory",
     "Attendance",
     "AuditLog",
+    "CertificateIssue",
     "Channel",
     "CodePurpose",
     "CorrectionRequest",
     "DeliveryStatus",
     "Event",
     "EventStatus",
+    "ExchangeBatch",
+    "ExchangeEntry",
+    "ExternalRecord",
     "Gender",
     "IdType",
     "JobRun",

@@ -20,10 +20,14 @@ class Role(enum.StrEnum):
     ORGANISER = "organiser"
     BRANCH_SECRETARY = "branch_secretary"
     ADMIN = "admin"
+    #: Exports records to the national system, with full ID numbers (docs/exchange.md).
+    RECORDER = "recorder"
 
 
 #: Roles that make an account "staff": idle timeout, no remember-me.
-STAFF_ROLES = frozenset({Role.LEAD, Role.ORGANISER, Role.BRANCH_SECRETARY, Role.ADMIN})
+STAFF_ROLES = frozenset(
+    {Role.LEAD, Role.ORGANISER, Role.BRANCH_SECRETARY, Role.ADMIN, Role.RECORDER}
+)
 
 
 def _values(enum_cls: type[enum.Enum]) -> list[str]:

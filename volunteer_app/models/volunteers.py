@@ -95,6 +95,8 @@ class VolunteerProfile(db.Model):
     guardian_name: Mapped[str | None] = mapped_column(String(50))
     guardian_phone: Mapped[str | None] = mapped_column(String(11))
     guardian_consented_at: Mapped[datetime | None]
+    #: 志愿者统一编号 in the national volunteer system (services.national_numbers).
+    national_number: Mapped[str | None] = mapped_column(String(32), unique=True)
     #: Sum of the volunteer's approved ledger minutes, kept with each approval (star level).
     approved_minutes: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,8 +1,11 @@
 """志愿服务证明 (民政部《志愿服务记录与证明出具办法》Art 14–17): the certificate a volunteer
 downloads for a period, as a PDF, and its public verification.
 
-No table stores certificates. The number says what was certified and carries its own
-signature, so any number can be checked against the ledger later:
+A certificate's number is short enough to read out on the phone: "JM-4K7Q-M3XD", eight
+random characters of Crockford's base32 (no I, L, O or U; a spoken O is read as 0 and an I
+or L as 1). certificate_issues keeps what each number certified (volunteer, period, issue
+day). Numbers issued before that table existed are long and carry their own signature,
+and still verify:
 
     JM<issued yyyymmdd><user id, 7 digits><start yymmdd><end yymmdd>-<tag>
 
@@ -40,11 +43,18 @@ from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, or_, select
 
-from ..catalog import CATEGORIES
+from ..catalog import CATEGORIES, ID_TYPES
 from ..extensions import db
-from ..models import RecordKind, RecordStatus, ServiceRecord, User, VolunteerProfile
+from ..models import (
+    CertificateIssue,
+    RecordKind,
+    RecordStatus,
+    ServiceRecord,
+    User,
+    VolunteerProfile,
+)
 from ..timeutil import from_local
-from . import ServiceError, audit, identifiers
+from . import ServiceError, audit, identifiers, pdf_fonts
 from .text import strip_forbidden
 
 #: Who records and certifies (记录单位 / 出具单位).
@@ -71,6 +81,38 @@ def _key() -> bytes:
 def _tag(body: str) -> str:
     digest = hmac.new(_key(), body.encode(), hashlib.sha256).digest()
     return base64.b32encode(digest).decode()[:_TAG_LENGTH]
+
+
+#: Crockford's base32: digits and letters without I, L, O, U.
+SHORT_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+SHORT_LENGTH = 8  # 40 random bits
+_SHORT_RE = re.compile(rf"^JM([{SHORT_ALPHABET}]{{{SHORT_LENGTH}}})$")
+_SPOKEN = str.maketrans({"O": "0", "I": "1", "L": "1"})
+
+
+def short_number() -> str:
+    """A new random number, stored form ("JM4K7QM3XD")."""
+    import secrets
+
+    return "JM" + "".join(secrets.choice(SHORT_ALPHABET) for _ in range(SHORT_LENGTH))
+
+
+def display_number(stored: str) -> str:
+    """ "JM4K7QM3XD" -> "JM-4K7Q-M3XD" (long, older numbers unchanged)."""
+    match = _SHORT_RE.match(stored)
+    if match is None:
+        return stored
+    body = match.group(1)
+    return f"JM-{body[:4]}-{body[4:]}"
+
+
+def normalise_short(number: str) -> str | None:
+    """The stored form of a short number as typed or read aloud, or None."""
+    text = re.sub(r"[\s\-－—_.]+", "", (number or "").upper())
+    if not text.startswith("JM"):
+        return None
+    text = "JM" + text[2:].translate(_SPOKEN)
+    return text if _SHORT_RE.match(text) else None
 
 
 def number_for(user_id: int, start: date, end: date, issued_on: date) -> str:
@@ -194,10 +236,20 @@ class Certificate:
     end: date
     issued_on: date
     summary: Summary
+    id_type: str = "居民身份证"
+    national_number: str = ""
+    issuer: str = ISSUER
+    head: str = ""
+    handler: str = ""
+    contact: str = ""
 
     @property
     def hours(self) -> str:
         return hours_text(self.summary.minutes)
+
+    @property
+    def display_number(self) -> str:
+        return display_number(self.number)
 
 
 def issue(
@@ -222,7 +274,7 @@ def issue(
     summary = summarise(user.id, start, end, end_of_day(today))
     if summary.minutes <= 0:
         raise ServiceError(_l("You have no approved service hours in this period."))
-    number = number_for(user.id, start, end, today)
+    number = _store(user.id, start, end, today, summary.minutes)
     audit.record(
         "certificate.issue",
         actor=user,
@@ -233,6 +285,9 @@ def issue(
         end=end.isoformat(),
         minutes=summary.minutes,
     )
+    config = current_app.config
+    with force_locale("zh"):
+        id_type = str(ID_TYPES.get(profile.id_type, "")) if profile.id_type else ""
     return Certificate(
         number=number,
         user_id=user.id,
@@ -242,7 +297,40 @@ def issue(
         end=end,
         issued_on=today,
         summary=summary,
+        id_type=id_type,
+        national_number=profile.national_number or "",
+        issuer=config.get("CERTIFICATE_ISSUER") or ISSUER,
+        head=config.get("CERTIFICATE_HEAD") or "",
+        handler=config.get("CERTIFICATE_HANDLER") or "",
+        contact=config.get("CERTIFICATE_CONTACT") or "",
     )
+
+
+def _store(user_id: int, start: date, end: date, today: date, minutes: int) -> str:
+    """A new short number recorded with what it certifies (drawn again on a collision)."""
+    from sqlalchemy.exc import IntegrityError
+
+    for _attempt in range(5):
+        number = short_number()
+        if db.session.get(CertificateIssue, number) is not None:
+            continue
+        try:
+            with db.session.begin_nested():
+                db.session.add(
+                    CertificateIssue(
+                        number=number,
+                        user_id=user_id,
+                        start=start,
+                        end=end,
+                        issued_on=today,
+                        minutes=minutes,
+                    )
+                )
+                db.session.flush()
+        except IntegrityError:
+            continue
+        return number
+    raise ServiceError(_l("Please try again."))
 
 
 # ---------------------------------------------------------------- verifying
@@ -263,7 +351,18 @@ def verify(number: str, *, today: date) -> Verified | None:
     """The certificate's figures recomputed from the ledger; None when the number is not
     genuine (malformed, tampered with, issued "in the future", or its volunteer's account
     no longer has a name)."""
-    parsed = parse(number)
+    short = normalise_short(number)
+    if short is not None:
+        issue_row = db.session.get(CertificateIssue, short)
+        if issue_row is None:
+            return None
+        parsed: Parsed | None = Parsed(
+            issue_row.issued_on, issue_row.user_id, issue_row.start, issue_row.end
+        )
+        shown = display_number(short)
+    else:
+        parsed = parse(number)
+        shown = identifiers.certificate_number(number)
     if parsed is None or parsed.issued_on > today or parsed.start > parsed.end:
         return None
     profile = db.session.get(VolunteerProfile, parsed.user_id)
@@ -272,29 +371,27 @@ def verify(number: str, *, today: date) -> Verified | None:
         return None
     summary = summarise(parsed.user_id, parsed.start, parsed.end, end_of_day(parsed.issued_on))
     return Verified(
-        number=identifiers.certificate_number(number),
+        number=shown,
         masked_name=masked_name(profile.real_name),
         hours=hours_text(summary.minutes),
-        issuer=ISSUER,
+        issuer=current_app.config.get("CERTIFICATE_ISSUER") or ISSUER,
         issued_on=parsed.issued_on,
     )
 
 
 # ---------------------------------------------------------------- the PDF
 
-FONT = "STSong-Light"
+#: reportlab's built-in CJK font, used only when no TrueType CJK font is installed.
+FONT = pdf_fonts.FALLBACK
 
 
 def _cn_date(day: date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
 
 
-def _register_font() -> None:
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-
-    if FONT not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(FONT))
+def _register_font() -> str:
+    """The font to set the certificate in: an embedded TrueType CJK font (pdf_fonts)."""
+    return pdf_fonts.cjk_font()
 
 
 def _qr(data: str, size: float):
@@ -319,9 +416,11 @@ def _escape(text: str) -> str:
 
 
 def render_pdf(certificate: Certificate, verify_url: str) -> bytes:
-    """The certificate as one A4 page: Chinese text in the built-in CID font STSong-Light
-    (no font file needed; characters outside GB 2312/GBK show as boxes), the figures, and
-    a QR code for the verification page."""
+    """The certificate as one A4 page, in the fields of 办法 Art 15: identity (name, ID
+    type and masked number, national volunteer number), service (hours, content, period),
+    issuer (unit, person in charge, handler, contact), number and date; the Chinese text
+    in an embedded TrueType CJK font (pdf_fonts), and a QR code for the verification
+    page."""
     from reportlab.lib import colors
     from reportlab.lib.enums import TA_CENTER, TA_RIGHT
     from reportlab.lib.pagesizes import A4
@@ -329,8 +428,8 @@ def render_pdf(certificate: Certificate, verify_url: str) -> bytes:
     from reportlab.lib.units import mm
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-    _register_font()
-    base = ParagraphStyle("cn", fontName=FONT, fontSize=12, leading=19, wordWrap="CJK")
+    font = _register_font()
+    base = ParagraphStyle("cn", fontName=font, fontSize=12, leading=19, wordWrap="CJK")
     title = ParagraphStyle("title", parent=base, fontSize=28, leading=34, alignment=TA_CENTER)
     right = ParagraphStyle("right", parent=base, fontSize=9.5, leading=13, alignment=TA_RIGHT)
     body = ParagraphStyle("body", parent=base, fontSize=14, leading=25, firstLineIndent=28)
@@ -346,11 +445,13 @@ def render_pdf(certificate: Certificate, verify_url: str) -> bytes:
     story = [
         Paragraph("志愿服务证明", title),
         Spacer(1, 3 * mm),
-        Paragraph(f"证明编号：{c.number}", right),
+        Paragraph(f"证明编号：{c.display_number}", right),
         Spacer(1, 5 * mm),
         Paragraph(
-            f"兹证明 {_escape(c.real_name)}（证件号码：{_escape(c.id_masked)}）"
-            f"于 {_cn_date(c.start)} 至 {_cn_date(c.end)} 期间参加志愿服务 "
+            f"兹证明 {_escape(c.real_name)}（{_escape(c.id_type or '证件')}："
+            f"{_escape(c.id_masked)}"
+            + (f"，志愿者统一编号：{_escape(c.national_number)}" if c.national_number else "")
+            + f"）于 {_cn_date(c.start)} 至 {_cn_date(c.end)} 期间参加志愿服务 "
             f"{s.sessions} 次，累计志愿服务时间 {c.hours} 小时。"
             f"以上记录经{PLATFORM}记录并审核。",
             body,
@@ -366,7 +467,7 @@ def render_pdf(certificate: Certificate, verify_url: str) -> bytes:
         t.setStyle(
             TableStyle(
                 [
-                    ("FONT", (0, 0), (-1, -1), FONT, 10.5),
+                    ("FONT", (0, 0), (-1, -1), font, 10.5),
                     ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#f1f3f5")),
                     ("GRID", (0, 0), (-1, -1), 0.5, grey),
                     ("ALIGN", (1, 1), (1, -1), "RIGHT"),
@@ -388,7 +489,9 @@ def render_pdf(certificate: Certificate, verify_url: str) -> bytes:
     if s.organisations:
         facts.append(Paragraph(f"主要服务组织：{_escape('、'.join(s.organisations))}", base))
     facts += [
-        Paragraph(f"记录单位：{ISSUER}", base),
+        Paragraph(f"出具单位：{_escape(c.issuer)}", base),
+        Paragraph(f"负责人：{_escape(c.head or '—')}　经办人：{_escape(c.handler or '—')}", base),
+        Paragraph(f"联系电话：{_escape(c.contact or '—')}", base),
         Paragraph(f"出具日期：{_cn_date(c.issued_on)}", base),
     ]
     qr = [_qr(verify_url, 30 * mm), Paragraph("扫码核验", caption)]
@@ -422,9 +525,9 @@ def render_pdf(certificate: Certificate, verify_url: str) -> bytes:
         rightMargin=25 * mm,
         topMargin=22 * mm,
         bottomMargin=18 * mm,
-        title=f"志愿服务证明 {c.number}",
-        author=ISSUER,
-        creator=ISSUER,
+        title=f"志愿服务证明 {c.display_number}",
+        author=c.issuer,
+        creator=c.issuer,
     )
 
     def frame(canvas, _doc) -> None:

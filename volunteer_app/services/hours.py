@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, text, update
@@ -29,7 +29,7 @@ from ..models import (
 )
 from ..models.hours import ALL_POLITICAL
 from ..timeutil import to_local
-from . import ServiceError, audit, notices, registrations
+from . import ServiceError, approvals, attribution, audit, holidays, notices, registrations
 from .checkin import credited_minutes, leads_shift
 from .database import upsert_sql
 from .scope import covers
@@ -75,16 +75,9 @@ def approved_minutes(user_id: int) -> int:
 
 
 def working_days_between(start: date, end: date) -> int:
-    """Monday-to-Friday days after `start` up to and including `end`."""
-    if end <= start:
-        return 0
-    days = (end - start).days
-    weeks, rest = divmod(days, 7)
-    count = weeks * 5
-    for i in range(1, rest + 1):
-        if (start + timedelta(days=weeks * 7 + i)).weekday() < 5:
-            count += 1
-    return count
+    """Working days after `start` up to and including `end`: Monday to Friday, less the
+    statutory holidays, plus the 调休 weekends (services.holidays)."""
+    return holidays.working_days_between(start, end)
 
 
 def is_overdue(record: ServiceRecord, today: date) -> bool:
@@ -104,13 +97,16 @@ def is_overdue(record: ServiceRecord, today: date) -> bool:
 # ---------------------------------------------------------------- writing records
 
 
-def _snapshot(user_id: int) -> dict:
+def _snapshot(user_id: int, at: datetime) -> dict:
+    """The volunteer's community and Party branch at the time of service (the affiliation
+    history), and their political status."""
     profile = db.session.get(VolunteerProfile, user_id)
     if profile is None:
         return {"community_id": None, "branch_id": None, "political_status": ""}
+    community_id, branch_id = attribution.affiliation_at(profile, at)
     return {
-        "community_id": profile.community_id,
-        "branch_id": profile.branch_id,
+        "community_id": community_id,
+        "branch_id": branch_id,
         "political_status": profile.political_status.value if profile.political_status else "",
     }
 
@@ -168,7 +164,7 @@ def confirm_shift(
             category=event.category,
             created_by_id=actor.id,
             created_at=now,
-            **_snapshot(attendance.user_id),
+            **_snapshot(attendance.user_id, shift.starts_at),
         )
         db.session.add(record)
         records.append(record)
@@ -230,7 +226,7 @@ def add_manual(
         category=category,
         reason=reason[:300],
         created_by_id=actor.id,
-        **_snapshot(user.id),
+        **_snapshot(user.id, attribution.service_moment(service_date)),
     )
     db.session.add(record)
     db.session.flush()
@@ -306,7 +302,11 @@ def approved_minutes_of(record: ServiceRecord) -> int:
 
 
 def can_decide(actor: User, record: ServiceRecord) -> bool:
-    """Leads of the record's shift and organisers of its host approve it."""
+    """Leads of the record's shift and organisers of its host approve it; under the
+    four-eyes rule (approvals.four_eyes) only an organiser of the host who neither
+    confirmed nor entered the record."""
+    if approvals.four_eyes():
+        return approvals.may_approve(actor, record)
     if record.shift_id is not None:
         shift = db.session.get(Shift, record.shift_id)
         if shift is not None and leads_shift(actor, shift):
@@ -335,7 +335,7 @@ def decide(
     count = 0
     for record in records:
         if not can_decide(actor, record):
-            raise ServiceError(_l("You may not approve these records."))
+            raise ServiceError(approvals.refusal(actor, record))
         if record.status is not RecordStatus.PENDING:
             continue
         if approve and record.kind is RecordKind.CORRECTION and record.corrects_id is not None:

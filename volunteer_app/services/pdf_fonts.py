@@ -1,0 +1,84 @@
+"""The CJK font embedded in PDFs (the certificate), so that a viewer without Chinese fonts
+shows it right. reportlab embeds TrueType outlines only (a subset of the glyphs used), so
+the font is a TrueType file: CERTIFICATE_FONT when set, else the first installed of the
+Debian fonts below (`apt-get install fonts-wqy-microhei` is the one the project installs).
+Without any, the certificate falls back to reportlab's built-in STSong-Light, which is not
+embedded (the viewer must have a Chinese font), and a warning is logged."""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from pathlib import Path
+
+from flask import current_app
+
+log = logging.getLogger(__name__)
+
+#: TrueType (glyf) CJK fonts from Debian packages, "path#index" for collections.
+CANDIDATES = (
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc#0",  # fonts-wqy-microhei
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc#0",  # fonts-wqy-zenhei
+    "/usr/share/fonts/truetype/arphic/uming.ttc#0",  # fonts-arphic-uming
+    "/usr/share/fonts/truetype/arphic/ukai.ttc#0",  # fonts-arphic-ukai
+    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",  # fonts-droid-fallback
+)
+EMBEDDED_NAME = "CertificateCJK"
+FALLBACK = "STSong-Light"
+
+
+def _split(spec: str) -> tuple[Path, int]:
+    path, _, index = spec.partition("#")
+    return Path(path), int(index or 0)
+
+
+def _try(spec: str) -> str | None:
+    """The name the font is registered under, or None when it cannot be embedded."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFError, TTFont
+
+    path, index = _split(spec)
+    if not path.is_file():
+        return None
+    name = f"{EMBEDDED_NAME}-{zlib.crc32(spec.encode()):08x}"
+    if name in pdfmetrics.getRegisteredFontNames():
+        return name
+    try:
+        pdfmetrics.registerFont(TTFont(name, str(path), subfontIndex=index))
+    except (TTFError, OSError, ValueError) as error:
+        log.warning("certificate font %s cannot be embedded: %s", spec, error)
+        return None
+    return name
+
+
+_chosen: dict[str, str] = {}
+
+
+def cjk_font() -> str:
+    """The registered font name to set Chinese text in (embedded when at all possible)."""
+    configured = (current_app.config.get("CERTIFICATE_FONT") or "").strip()
+    key = configured or "*"
+    if key in _chosen:
+        return _chosen[key]
+    for spec in [configured] if configured else CANDIDATES:
+        name = _try(spec)
+        if name:
+            _chosen[key] = name
+            return name
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+
+    log.warning(
+        "no TrueType CJK font found (set CERTIFICATE_FONT or install fonts-wqy-microhei): "
+        "certificates use %s, which is not embedded",
+        FALLBACK,
+    )
+    if FALLBACK not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(UnicodeCIDFont(FALLBACK))
+    _chosen[key] = FALLBACK
+    return FALLBACK
+
+
+def embeds() -> bool:
+    """Whether certificates embed their CJK font."""
+    return cjk_font() != FALLBACK
