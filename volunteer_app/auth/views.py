@@ -104,7 +104,7 @@ def register_verify():
             session.pop("register", None)
             login_user(user)
             flash(_("Welcome! Your account has been created."), "success")
-            return redirect(url_for("volunteers.step_identity"))
+            return redirect(url_for("volunteers.step_consent"))
     return render_template("auth/register_verify.html", form=form, phone=phone)
 
 

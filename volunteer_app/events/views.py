@@ -53,8 +53,12 @@ def index():
     if user is not None:
         profile = db.session.get(VolunteerProfile, user.id)
         home = profile.community_id if profile else None
+    filtered = bool(filters.area_id or filters.category or filters.when or filters.places_only)
+    near = [] if filtered or page.page > 1 else listing.near_home(user, now=now)
     return render_template(
         "events/index.html",
+        near=near,
+        filtered=filtered,
         page=page,
         free=free,
         filters=filters,

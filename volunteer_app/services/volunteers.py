@@ -279,13 +279,21 @@ class Step:
     endpoint: str
 
 
+#: Consent comes first: the ID number (sensitive personal information) is collected only
+#: after the privacy notice and the separate sensitive-data consent (PIPL Art 14, 29).
+#: A volunteer the ID number shows to be under 18 is sent back to it for the guardian.
 STEPS = [
+    Step("consent", _l("Consent"), "volunteers.step_consent"),
     Step("identity", _l("Real name and ID number"), "volunteers.step_identity"),
     Step("residence", _l("Residence community"), "volunteers.step_residence"),
     Step("politics", _l("Political status"), "volunteers.step_politics"),
     Step("details", _l("Skills and emergency contact"), "volunteers.step_details"),
-    Step("consent", _l("Consent"), "volunteers.step_consent"),
 ]
+
+
+def has_consented(profile: VolunteerProfile | None) -> bool:
+    """Privacy notice and sensitive-data consent given (the guardian's may still be due)."""
+    return bool(profile and profile.consented_at and profile.sensitive_consented_at)
 
 
 def missing_steps(profile: VolunteerProfile | None, today: date) -> list[Step]:
