@@ -121,11 +121,40 @@ def masked_phones(user_ids: list[int]) -> dict[int, str]:
     return {user.id: user.masked_phone for user in users}
 
 
+#: Organising units by what their name says they are (团区委, 妇联, 工会 …), first match.
+ORGANISER_KINDS = (
+    ("共青团", _l("Youth League")),
+    ("团区委", _l("Youth League")),
+    ("青年", _l("Youth League")),
+    ("妇女联合会", _l("Women's Federation")),
+    ("妇联", _l("Women's Federation")),
+    ("巾帼", _l("Women's Federation")),
+    ("总工会", _l("Trade union")),
+    ("工会", _l("Trade union")),
+    ("文明办", _l("Civilisation office")),
+    ("文明实践", _l("Civilisation practice station")),
+)
+
+
+def unit_kind(node) -> str:
+    """A unit's kind for a badge: organisers by what they are, not "organiser"."""
+    from .admin.forms import LEVEL_LABELS
+
+    level = getattr(node.level, "value", node.level)
+    if level == "organiser":
+        for word, label in ORGANISER_KINDS:
+            if word in (node.name or ""):
+                return str(label)
+    return str(LEVEL_LABELS.get(level, _l("Unit")))
+
+
 def register(app: Flask) -> None:
     app.add_template_filter(signup_status)
     app.add_template_filter(system_reason)
     app.add_template_filter(audit_action)
-    app.jinja_env.globals.update(audit_object=audit_object, masked_phones=masked_phones)
+    app.jinja_env.globals.update(
+        audit_object=audit_object, masked_phones=masked_phones, unit_kind=unit_kind
+    )
 
 
 # ---------------------------------------------------------------- "my data" on screen

@@ -93,7 +93,12 @@ def set_identity(
         if taken is not None:
             problems.append(str(_l("This ID number is already registered to another account.")))
     if problems:
-        raise ServiceError(problems)
+        error = ServiceError(problems)
+        # The way back into the existing account: its number, masked, for a password reset.
+        error.existing_phone = (  # type: ignore[attr-defined]
+            db.session.get(User, taken).masked_phone if taken is not None else None
+        )
+        raise error
     assert info is not None and id_hash is not None
     profile = profile_of(user)
     profile.real_name = name
@@ -485,3 +490,20 @@ def search(
         # JSON arrays hold plain codes; a quoted match avoids prefixes of other codes.
         query = query.where(cast(VolunteerProfile.skills, String).contains(f'"{skill}"'))
     return query
+
+
+def suggested_branch(community: OrgUnit | None) -> OrgUnit | None:
+    """The Party branch named after the home community (东关社区 → 东关社区党支部), if one."""
+    if community is None:
+        return None
+    branches = db.session.scalars(
+        select(OrgUnit)
+        .where(
+            OrgUnit.level == OrgLevel.PARTY_BRANCH,
+            OrgUnit.active.is_(True),
+            OrgUnit.name.startswith(community.name, autoescape=True),
+        )
+        .order_by(OrgUnit.id)
+        .limit(2)
+    ).all()
+    return branches[0] if len(branches) == 1 else None

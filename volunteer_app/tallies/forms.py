@@ -13,7 +13,10 @@ from ..catalog import CATEGORIES, POLITICAL_STATUS
 from ..query import QueryForm
 from ..services.tallies import Period, period_for
 
+#: The default is the last twelve months: "this month" on the 5th shows all zeros.
+DEFAULT_PERIOD = "recent"
 PERIODS = {
+    "recent": _l("Last 12 months"),
     "month": _l("This month"),
     "quarter": _l("This quarter"),
     "year": _l("This year"),
@@ -29,7 +32,7 @@ def _choices(mapping: dict) -> list[SelectChoice]:
 
 class FilterForm(QueryForm):
     period = SelectField(
-        _l("Period"), choices=_choices(PERIODS), default="month", validators=[Optional()]
+        _l("Period"), choices=_choices(PERIODS), default=DEFAULT_PERIOD, validators=[Optional()]
     )
     start = DateField(_l("From (custom range)"), validators=[Optional()])
     end = DateField(_l("To (custom range)"), validators=[Optional()])
@@ -63,10 +66,10 @@ class FilterForm(QueryForm):
         return ok
 
     def chosen_period(self, today: date) -> Period:
-        """The period asked for; this month when the form is empty or invalid."""
-        if not self.validate():
-            return period_for("month", today)
-        kind = self.period.data or "month"
+        """The period asked for; the last twelve months when the form is empty or invalid."""
+        kind = (self.period.data or DEFAULT_PERIOD) if self.validate() else DEFAULT_PERIOD
+        if kind == "recent":
+            return recent_months(today)
         return period_for(kind, today, self.start.data, self.end.data)
 
     def filters(self) -> tuple[str | None, str | None]:
@@ -74,6 +77,13 @@ class FilterForm(QueryForm):
         category = self.category.data if self.category.data in CATEGORIES else None
         political = self.political.data or None
         return category, political
+
+
+def recent_months(today: date, months: int = 12) -> Period:
+    """The last `months` whole months up to and including this one."""
+    index = today.year * 12 + today.month - 1 - (months - 1)
+    first = (index // 12) * 100 + index % 12 + 1
+    return Period(first, today.year * 100 + today.month, "recent")
 
 
 def _months_between(start: date, end: date) -> int:

@@ -97,6 +97,7 @@ def _step(key: str, form, save: Callable[[], object], **context):
         except ServiceError as error:
             db.session.rollback()
             form.form_errors.extend(error.messages)
+            context["existing_phone"] = getattr(error, "existing_phone", None)
         else:
             db.session.commit()
             return _next_step()
@@ -160,6 +161,10 @@ def step_politics():
             "political_status": profile.political_status.value,
             "branch": str(profile.branch_id or ""),
         }
+    elif profile and profile.community:
+        # Pre-select the branch of the home community; the volunteer may pick another.
+        suggested = volunteers.suggested_branch(profile.community)
+        data = {"branch": str(suggested.id)} if suggested else None
     form = PoliticsForm(data=data)
     return _step(
         "politics",
