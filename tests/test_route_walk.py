@@ -129,6 +129,8 @@ EXPECT: dict[str, dict[str, tuple]] = {
     "events.detail": {"GET": PUBLIC},
     "events.event_ics": {"GET": PUBLIC},
     "events.shift_ics": {"GET": PUBLIC},
+    "events.share": {"GET": PUBLIC},
+    "events.poster": {"GET": PUBLIC},
     "events.sign_up": {"GET": NOT_ALLOWED, "POST": signed_in(R)},
     "events.cancel": {"GET": NOT_ALLOWED, "POST": OWN_OBJECT_POST},
     "events.my_shifts": {"GET": MINE},
