@@ -56,7 +56,7 @@ MAX_PAGES = 45
 ALLOWED_LATIN = {
     "qr", "pdf", "excel", "id", "sms", "csv", "ics", "axe", "english", "usb", "wifi",
     "app", "url", "ok", "gb", "pipl", "am", "pm", "xlsx", "ios", "android", "wechat",
-    "ca", "bluetooth", "http", "https", "cn", "www", "vs", "json", "mb", "kb",
+    "ca", "bluetooth", "http", "https", "cn", "www", "vs", "json", "mb", "kb", "png", "ip",
 }
 
 CHECKS_JS = """() => {
@@ -180,3 +180,128 @@ def test_every_page_fits_a_phone_and_speaks_chinese(browser, live_server, reques
     assert not report, f"{role}: " + "\n".join(
         f"{url}:\n    " + "\n    ".join(problems) for url, problems in report.items()
     )
+
+
+# ---------------------------------------------------------------- the forms' next steps
+
+NEXT_STEP = "[data-testid=next-step], [data-next-step]"
+
+
+class Journey:
+    """Counts what a person does: taps, typed fields and page loads."""
+
+    def __init__(self, page) -> None:
+        self.page, self.taps, self.typed, self.loads = page, 0, 0, 0
+        page.on("load", lambda _page: self._loaded())
+
+    def _loaded(self) -> None:
+        self.loads += 1
+
+    def tap(self, locator, *, navigates: bool = False) -> None:
+        self.taps += 1
+        if navigates:
+            with self.page.expect_navigation():
+                locator.click()
+        else:
+            locator.click()
+
+    def type(self, locator, text: str) -> None:
+        self.typed += 1
+        locator.fill(text)
+
+    def choose(self, select, label: str) -> None:
+        self.taps += 2  # open the list, pick the option
+        select.select_option(label=label)
+
+
+def assert_next_step(page, *, success_banners: int | None = 1) -> None:
+    """The page a form lands on: at most one success banner, and a visible next step."""
+    from playwright.sync_api import expect
+
+    if success_banners is not None:
+        expect(page.locator(".alert-success")).to_have_count(success_banners)
+    expect(page.locator(NEXT_STEP).first).to_be_visible()
+
+
+def test_a_new_resident_goes_from_home_to_showing_the_volunteer_code(phone_page):
+    """The resident journey: home → account → profile → home → 我的志愿码, on a phone; each
+    form lands on the next form or on a page with one success banner and a next step.
+    Before issue 20 this took 26 taps, 10 typed fields and about 14 page loads."""
+    import time
+
+    from playwright.sync_api import expect
+
+    from .conftest import fresh_id_number, fresh_phone, sms_code
+
+    page = phone_page
+    page.goto("/")
+    journey = Journey(page)
+    started = time.perf_counter()
+    phone = fresh_phone()
+
+    journey.tap(page.get_by_role("link", name="成为志愿者").first, navigates=True)
+    form = page.get_by_test_id("register-form")
+    journey.type(form.get_by_label("手机号", exact=True), phone)
+    journey.tap(form.get_by_role("button", name="获取验证码"), navigates=True)
+    code = sms_code(page, phone)
+    form = page.get_by_test_id("register-verify-form")
+    journey.type(form.get_by_label("验证码", exact=True), code)
+    journey.type(form.get_by_label("密码", exact=True), "Abcd1234x")
+    journey.type(form.get_by_label("确认密码", exact=True), "Abcd1234x")
+    journey.tap(form.get_by_role("button", name="注册账号"), navigates=True)
+
+    form = page.get_by_test_id("consent-form")  # consent before the ID number
+    journey.tap(form.get_by_label("我已阅读并同意隐私政策。", exact=True))
+    journey.tap(form.get_by_label(re.compile("身份证件号码")))
+    journey.tap(form.get_by_role("button", name="完成"), navigates=True)
+
+    form = page.get_by_test_id("identity-form")
+    journey.type(form.get_by_label("真实姓名", exact=True), "张新来")
+    journey.type(form.get_by_label("证件号码", exact=True), fresh_id_number())
+    journey.tap(form.get_by_role("button", name="保存并继续"), navigates=True)
+
+    form = page.get_by_test_id("residence-form")
+    journey.choose(page.locator("#community"), "东关社区")
+    journey.tap(form.get_by_role("button", name="保存并继续"), navigates=True)
+
+    form = page.get_by_test_id("politics-form")
+    journey.choose(page.locator("#political_status"), "群众")
+    journey.tap(form.get_by_role("button", name="保存并继续"), navigates=True)
+
+    form = page.get_by_test_id("details-form")
+    journey.tap(form.get_by_label("环境卫生", exact=True))
+    journey.type(form.get_by_label("紧急联系人", exact=True), "张父")
+    journey.type(form.get_by_label("紧急联系人手机号", exact=True), "13912345678")
+    journey.tap(form.get_by_role("button", name="保存并继续"), navigates=True)
+
+    expect(page).to_have_url(re.compile(r"/$"))
+    assert_next_step(page)
+    journey.tap(page.get_by_test_id("home-qr"), navigates=True)
+    expect(page.locator("#my-qr")).to_be_visible()
+    seconds = time.perf_counter() - started
+    print(
+        f"resident_journey: taps={journey.taps} typed={journey.typed} "
+        f"page_loads={journey.loads} seconds={seconds:.1f}"
+    )
+    assert journey.taps < 26 and journey.typed <= 10 and journey.loads < 14
+
+
+def test_signing_up_and_cancelling_land_on_a_next_step(phone_page):
+    from playwright.sync_api import expect
+
+    page = phone_page
+    login(page, "13800000007")
+    assert_next_step(page)  # the login form lands on the home page: 我的志愿码
+    page.goto("/events")
+    page.locator("[data-testid=event-list] a.stretched-link").first.click()
+    button = page.locator("[data-testid=signup]").first
+    expect(button).to_be_visible()
+    with page.expect_navigation():
+        button.click()
+    assert_next_step(page, success_banners=None)  # signed up, or on the waitlist
+    page.goto("/my/shifts")
+    box = page.locator("[data-testid=upcoming] [data-testid=cancel]").first
+    box.locator("summary").click()
+    with page.expect_navigation():
+        box.get_by_test_id("confirm-cancel").click()
+    assert_next_step(page, success_banners=0)
