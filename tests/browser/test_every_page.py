@@ -293,7 +293,12 @@ def test_signing_up_and_cancelling_land_on_a_next_step(phone_page):
     login(page, "13800000007")
     assert_next_step(page)  # the login form lands on the home page: 我的志愿码
     page.goto("/events")
-    page.locator("[data-testid=event-list] a.stretched-link").first.click()
+    links = page.locator("[data-testid=event-list] a.stretched-link")
+    hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]
+    for href in hrefs:  # the first event this volunteer may sign up for
+        page.goto(href)
+        if page.locator("[data-testid=signup]").count():
+            break
     button = page.locator("[data-testid=signup]").first
     expect(button).to_be_visible()
     with page.expect_navigation():
@@ -305,3 +310,34 @@ def test_signing_up_and_cancelling_land_on_a_next_step(phone_page):
     with page.expect_navigation():
         box.get_by_test_id("confirm-cancel").click()
     assert_next_step(page, success_banners=0)
+
+
+def test_phone_screenshots_of_the_main_pages(browser, live_server, request, shot):
+    """The new home, the event list, the lead's shift list, an organiser's event page and
+    the tallies, on a phone (docs/screenshots with --screenshots)."""
+    from playwright.sync_api import expect
+
+    from .conftest import assert_accessible
+
+    pages = [
+        ("13800000007", "/", "home-volunteer-phone"),
+        ("13800000007", "/events", "event-list-phone"),
+        ("13800000005", "/checkin", "scanner-list-phone"),
+        ("13800000004", "/organise/events", None),
+        ("13800000001", "/tallies/", "tallies-phone"),
+    ]
+    for phone, path, name in pages:
+        context, page = _open(browser, live_server, request, phone, zoomed=False)
+        try:
+            page.goto(path)
+            if name is None:  # the first event of the organiser's list
+                link = page.locator("[data-testid=events] tbody a").first
+                with page.expect_navigation():
+                    link.click()
+                name = "organiser-event-phone"
+            expect(page.locator("main")).to_be_visible()
+            assert not check_page(page), check_page(page)
+            assert_accessible(page)
+            shot(page, name)
+        finally:
+            context.close()

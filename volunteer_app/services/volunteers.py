@@ -71,6 +71,7 @@ def set_identity(
     elif len(name) > 50:
         problems.append(str(_l("The name may have at most 50 characters.")))
     info = None
+    taken: int | None = None  # the account already holding this ID number
     try:
         info = idnumbers.parse(id_number, id_type, today=today)
     except idnumbers.IdNumberError as error:
