@@ -304,11 +304,11 @@ def _code(phone: str) -> str:
 def test_logging_in_with_an_sms_code(app, client, make_user):
     user = make_user()
     auth = Auth(client)
-    response = auth.post("/auth/login/code", {"phone": user.phone})
-    assert response.headers["Location"].endswith("/auth/login/code/verify")
-    response = auth.post("/auth/login/code/verify", {"code": "000000"})
+    response = auth.post("/auth/sms-login", {"phone": user.phone})
+    assert response.headers["Location"].endswith("/auth/sms-login/verify")
+    response = auth.post("/auth/sms-login/verify", {"code": "000000"})
     assert "验证码" in response.get_data(as_text=True)  # a wrong code: the form again
-    response = auth.post("/auth/login/code/verify", {"code": _code(user.phone)})
+    response = auth.post("/auth/sms-login/verify", {"code": _code(user.phone)})
     assert response.status_code == 302
     assert 'data-testid="whoami"' in client.get("/").get_data(as_text=True)
 
@@ -316,15 +316,15 @@ def test_logging_in_with_an_sms_code(app, client, make_user):
 def test_login_codes_have_the_registration_limits(app, client, make_user):
     user = make_user()
     auth = Auth(client)
-    auth.post("/auth/login/code", {"phone": user.phone})
-    again = auth.post("/auth/login/code", {"phone": user.phone})
+    auth.post("/auth/sms-login", {"phone": user.phone})
+    again = auth.post("/auth/sms-login", {"phone": user.phone})
     assert again.status_code == 200 and "秒后" in again.get_data(as_text=True)
     codes = db.session.scalars(select(SmsCode).where(SmsCode.phone == user.phone)).all()
     assert len(codes) == 1 and codes[0].purpose is CodePurpose.LOGIN
 
 
 def test_an_unknown_number_gets_no_login_code(app, client):
-    Auth(client).post("/auth/login/code", {"phone": "13912345678"})
+    Auth(client).post("/auth/sms-login", {"phone": "13912345678"})
     row = db.session.scalar(select(SmsCode).where(SmsCode.phone == "13912345678"))
     assert row is not None and row.code_hash is None
     assert db.session.scalar(select(User).where(User.phone == "13912345678")) is None

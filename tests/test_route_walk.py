@@ -81,8 +81,7 @@ EXPECT: dict[str, dict[str, tuple]] = {
     "auth.register_verify": {"GET": every(R), "POST": every(R)},  # no phone in the session
     "auth.reset": {"GET": PUBLIC, "POST": PUBLIC},  # the form again, with its errors
     "auth.login_code": {"GET": (200, *(R,) * 6), "POST": (200, *(R,) * 6)},
-    # no phone in the session: back to step 1 (/auth/login/code)
-    "auth.login_code_verify": {"GET": every(LOGIN), "POST": every(LOGIN)},
+    "auth.login_code_verify": {"GET": every(R), "POST": every(R)},  # no phone in the session
     "auth.reset_verify": {"GET": every(R), "POST": every(R)},
     "auth.change_password": {"GET": MINE, "POST": MINE},
     # ------------------------------------------------------------ admin

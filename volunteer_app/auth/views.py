@@ -179,7 +179,7 @@ def login():
     return render_template("auth/login.html", form=form)
 
 
-@bp.route("/login/code", methods=["GET", "POST"])
+@bp.route("/sms-login", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["RATELIMIT_REGISTER"], methods=["POST"])
 def login_code():
     """Log in with a code by SMS: the same sending limits as registration."""
@@ -193,7 +193,7 @@ def login_code():
     return render_template("auth/login_code.html", form=form)
 
 
-@bp.route("/login/code/verify", methods=["GET", "POST"])
+@bp.route("/sms-login/verify", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"], methods=["POST"])
 def login_code_verify():
     phone = session.get("login_code")
