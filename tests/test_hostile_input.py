@@ -415,6 +415,7 @@ SPECS: list[Spec] = [
     ),
     Spec("auth.register", "anonymous", {"phone": PHONE}),
     Spec("auth.reset", "anonymous", {"phone": PHONE}),
+    Spec("auth.login_code", "anonymous", {"phone": PHONE}),
     Spec(
         "auth.change_password",
         "volunteer",
@@ -854,6 +855,7 @@ def test_every_form_survives_hostile_input(world, capsys):
         "auth.logout",
         "auth.register_verify",
         "auth.reset_verify",
+        "auth.login_code_verify",
         "events.organise_publish",
         "events.sign_up",
         "hours.confirm",
@@ -880,6 +882,7 @@ def test_every_form_survives_hostile_input(world, capsys):
     for endpoint, key, fields in (
         ("auth.register_verify", "register", ("code", "password", "confirm")),
         ("auth.reset_verify", "reset", ("code", "password", "confirm")),
+        ("auth.login_code_verify", "login_code", ("code",)),
     ):
         spec = Spec(endpoint, "anonymous", dict.fromkeys(fields, ("123456", "Passw0rd2026")))
         client = world.scene.clients["anonymous"]

@@ -85,6 +85,8 @@ EXPECT: dict[str, dict[str, tuple]] = {
     "auth.register": {"GET": (200, *(R,) * 6), "POST": (200, *(R,) * 6)},
     "auth.register_verify": {"GET": every(R), "POST": every(R)},  # no phone in the session
     "auth.reset": {"GET": PUBLIC, "POST": PUBLIC},  # the form again, with its errors
+    "auth.login_code": {"GET": (200, *(R,) * 6), "POST": (200, *(R,) * 6)},
+    "auth.login_code_verify": {"GET": every(R), "POST": every(R)},  # no phone in the session
     "auth.reset_verify": {"GET": every(R), "POST": every(R)},
     "auth.change_password": {"GET": MINE, "POST": MINE},
     # ------------------------------------------------------------ admin
@@ -100,7 +102,11 @@ EXPECT: dict[str, dict[str, tuple]] = {
     "admin.audit_export": {"GET": ADMIN_ONLY},  # an .xlsx of the searched rows
     # ------------------------------------------------------------ volunteers
     "volunteers.me": {"GET": MINE},
-    "volunteers.step_identity": {"GET": MINE, "POST": MINE},
+    # No ID number before the consent: callers without a profile are sent to /me/consent.
+    "volunteers.step_identity": {
+        "GET": (LOGIN, 200, R, R, R, R, R),
+        "POST": (LOGIN, 200, R, R, R, R, R),
+    },
     # The volunteer's profile is complete: an empty form keeps the stored answers (saved,
     # redirected); the others have none, so their empty form comes back with errors.
     "volunteers.step_residence": {"GET": MINE, "POST": (LOGIN, R, 200, 200, 200, 200, 200)},
@@ -132,6 +138,8 @@ EXPECT: dict[str, dict[str, tuple]] = {
     "events.detail": {"GET": PUBLIC},
     "events.event_ics": {"GET": PUBLIC},
     "events.shift_ics": {"GET": PUBLIC},
+    "events.share": {"GET": PUBLIC},
+    "events.poster": {"GET": PUBLIC},
     "events.sign_up": {"GET": NOT_ALLOWED, "POST": signed_in(R)},
     "events.cancel": {"GET": NOT_ALLOWED, "POST": OWN_OBJECT_POST},
     "events.my_shifts": {"GET": MINE},
@@ -240,6 +248,8 @@ PUBLIC_OBJECT_URLS = frozenset(
         "events.detail",
         "events.event_ics",
         "events.shift_ics",
+        "events.share",
+        "events.poster",
         "events.sign_up",
         "events.calendar_feed",
         "checkin.scan_code",
@@ -396,6 +406,8 @@ def url_args(scene: Scene, endpoint: str, arguments) -> dict:
         "batch_id": 1,
         "fmt": "xlsx",
     }
+    if endpoint.startswith("events.poster"):
+        values["fmt"] = "pdf"
     if endpoint == "admin.remove_grant":
         values["grant_id"] = scene.fresh_grant()
     if "token" in arguments:

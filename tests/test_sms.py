@@ -123,7 +123,8 @@ def test_registration_end_to_end_with_the_sms_code(app):
         },
     )
     assert response.status_code == 302
-    assert response.headers["Location"].endswith("/me/identity")
+    # Consent first: the ID number is asked for only after it (PIPL).
+    assert response.headers["Location"].endswith("/me/consent")
     user = db.session.scalar(select(User).where(User.phone == "13633334444"))
     assert user.phone_verified_at is not None
 

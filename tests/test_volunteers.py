@@ -72,8 +72,15 @@ def test_the_profile_says_what_is_missing_until_every_step_is_done(tree, login_a
     assert 'data-testid="profile-complete"' in html
 
 
+def consent_first(user: User) -> None:
+    """The privacy and sensitive-data consent, which the identity step requires first."""
+    volunteers.give_consent(user, privacy=True, sensitive=True, now=utcnow(), today=local_today())
+    db.session.commit()
+
+
 def test_identity_step_derives_birth_date_and_gender_and_encrypts(tree, login_as):
     client, user = login_as(None)
+    consent_first(user)
     response = Auth(client).post(
         "/me/identity", {"real_name": "张三", "id_type": "resident", "id_number": ADULT_ID}
     )
@@ -88,12 +95,13 @@ def test_identity_step_derives_birth_date_and_gender_and_encrypts(tree, login_as
 
 def test_a_wrong_check_character_is_refused_and_nothing_is_written(login_as):
     client, user = login_as(None)
+    consent_first(user)
     bad = ADULT_ID[:-1] + ("0" if ADULT_ID[-1] != "0" else "1")
     response = Auth(client).post(
         "/me/identity", {"real_name": "张三", "id_type": "resident", "id_number": bad}
     )
     assert "校验" in response.get_data(as_text=True)
-    assert db.session.get(VolunteerProfile, user.id) is None
+    assert db.session.get(VolunteerProfile, user.id).id_hash is None
 
 
 def test_an_id_number_registered_to_another_account_is_refused(tree, make_user):
@@ -289,7 +297,8 @@ identity_fields = st.fixed_dictionaries(
 )
 @given(fields=identity_fields)
 def test_no_identity_input_gives_a_server_error(login_as, fields):
-    client, _ = login_as(None)
+    client, user = login_as(None)
+    consent_first(user)
     response = Auth(client).post("/me/identity", fields)
     assert response.status_code in (200, 302, 400)  # 400: a NUL byte, refused outright
 

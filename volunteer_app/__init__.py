@@ -216,9 +216,11 @@ def register_request_hooks(app: Flask) -> None:
 
 
 def register_template_context(app: Flask) -> None:
+    from . import labels
     from .navigation import register
 
     register(app)
+    labels.register(app)
 
 
 def register_commands(app: Flask) -> None:

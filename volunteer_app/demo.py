@@ -74,6 +74,13 @@ DEMO_ACCOUNTS: list[DemoAccount] = [
         "organiser (Women's Federation)",
     ),
     DemoAccount(
+        "13800000008",
+        "区总工会组织者",
+        Role.ORGANISER,
+        (*_JIMO, "即墨区总工会"),
+        "organiser (Trade union)",
+    ),
+    DemoAccount(
         "13800000004",
         "环秀街道组织者",
         Role.ORGANISER,
@@ -491,6 +498,71 @@ def _second_approver(candidates: list[User], shift: Shift) -> User | None:
     return None
 
 
+LEAD_TODAY_TITLE = "今日演示：东关社区文明劝导"
+
+
+def seed_lead_today() -> Shift | None:
+    """A shift running now in 东关社区, led by 东关社区领队 (13800000005), with volunteers
+    signed up (志愿者小王 among them): the lead can try the scanner the moment the demo is up."""
+    if db.session.scalar(select(Event.id).where(Event.title == LEAD_TODAY_TITLE)):
+        return None
+    lead = db.session.scalar(select(User).where(User.phone == "13800000005"))
+    community = find_node((data.DISTRICT, "环秀街道", "东关社区"))
+    town = find_node((data.DISTRICT, "环秀街道"))
+    if lead is None or community is None or town is None:
+        return None
+    now = utcnow().replace(minute=0, second=0, microsecond=0)
+    event = Event(
+        host_id=town.id,
+        area_id=community.id,
+        title=LEAD_TODAY_TITLE,
+        category="streets",
+        address="东关社区党群服务中心",
+        description="演示用：领队可以现在就打开扫码签到。",
+        contact_name="王老师",
+        contact_phone="0532-88510000",
+        status=EventStatus.PUBLISHED,
+    )
+    db.session.add(event)
+    shift = Shift(
+        event=event,
+        post="文明劝导岗",
+        duties="文明劝导、环境清洁，听从站点负责人安排。",
+        starts_at=now - timedelta(hours=1),
+        ends_at=now + timedelta(hours=4),
+        capacity=10,
+        taken=0,
+        waitlisted=0,
+        waitlist_enabled=True,
+        waitlist_limit=5,
+        signup_opens_at=now - timedelta(days=7),
+        cancel_deadline_hours=2,
+    )
+    shift.leads.append(ShiftLead(user_id=lead.id))
+    db.session.add(shift)
+    db.session.flush()
+    people = db.session.scalars(
+        select(VolunteerProfile)
+        .where(VolunteerProfile.consented_at.is_not(None))
+        .order_by(VolunteerProfile.user_id)
+        .limit(6)
+    ).all()
+    for profile in people:
+        db.session.add(
+            Signup(
+                shift_id=shift.id,
+                user_id=profile.user_id,
+                status=SignupStatus.CONFIRMED,
+                queued_at=now - timedelta(days=2),
+                created_at=now - timedelta(days=2),
+            )
+        )
+        shift.taken += 1
+    db.session.flush()
+    refresh_times(event)
+    return shift
+
+
 def seed_ledger() -> int:
     """Attendance for the past shifts' attended sign-ups, the shifts confirmed into the
     ledger, and most records approved (recent ones pending, a few overdue)."""
@@ -593,6 +665,7 @@ def seed_demo(password: str) -> list[DemoAccount]:
     seed_demo_volunteer_profile()
     seed_volunteers(password)
     seed_events()
+    seed_lead_today()
     seed_ledger()
     return accounts
 

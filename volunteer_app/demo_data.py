@@ -331,6 +331,8 @@ ORGANISERS: list[tuple[str, list[str]]] = [
         ["即墨区青年志愿者协会", "青年突击队志愿服务队", "即墨区大学生志愿服务队"],
     ),
     ("即墨区妇女联合会", ["巾帼志愿服务队", "邻里守望姐妹团"]),
+    # Without a team of its own: an extra team would change every seeded volunteer's draw.
+    ("即墨区总工会", []),
     ("即墨区文明办", ["文明交通志愿服务队", "文明劝导志愿服务队"]),
     (
         "环秀街道新时代文明实践所",

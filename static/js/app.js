@@ -63,3 +63,10 @@
     }
   });
 })();
+
+// Boxes marked data-open-wide start open on a wide screen (collapsed on a phone).
+(function () {
+  "use strict";
+  if (!window.matchMedia || !window.matchMedia("(min-width: 768px)").matches) { return; }
+  document.querySelectorAll("details[data-open-wide]").forEach(function (box) { box.open = true; });
+})();

@@ -484,14 +484,23 @@ def submit_verify(page) -> None:
 
 
 def register_account(page, phone: str, password: str = DEMO_PASSWORD) -> None:
-    """Both registration steps; ends logged in on /me/identity."""
+    """Both registration steps; ends logged in on /me/consent (consent before the ID number)."""
     from playwright.sync_api import expect
 
     request_code(page, phone)
     fill_verify(page, sms_code(page, phone), password)
     submit_verify(page)
-    expect(page).to_have_url(re.compile(r"/me/identity$"))
+    expect(page).to_have_url(re.compile(r"/me/consent$"))
     expect(page.get_by_test_id("whoami")).to_be_attached()
+
+
+def give_consent(page) -> None:
+    """The consent step (privacy notice and the separate sensitive-data consent)."""
+    form = page.get_by_test_id("consent-form")
+    form.get_by_label("我已阅读并同意隐私政策。", exact=True).check()
+    form.get_by_label(re.compile("身份证件号码")).check()
+    with page.expect_navigation():
+        form.get_by_role("button", name="完成").click()
 
 
 @pytest.fixture

@@ -104,7 +104,9 @@ def test_a_full_shift_waitlists_and_promotes_on_cancellation(
     expect(card).to_contain_text("已确认")
     shot(first, "my-shifts-phone")
     assert_accessible(first)
-    card.get_by_role("button", name="取消报名").click()
+    card.get_by_test_id("cancel").locator("summary").click()  # asks first
+    expect(card.get_by_test_id("confirm-cancel")).to_be_visible()
+    card.get_by_test_id("confirm-cancel").click()
     expect(first.locator("[data-testid=upcoming]")).not_to_contain_text(TITLE)
 
     second.goto("/my/shifts")

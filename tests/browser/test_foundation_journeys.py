@@ -9,6 +9,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from volunteer_app.demo import DEMO_ACCOUNTS
+
 from .conftest import (
     allow_console_error,
     assert_accessible,
@@ -31,7 +33,7 @@ def _check_home(page) -> None:
     expect(page.get_by_role("heading", level=1)).to_have_text(HEADING_ZH)
     demo = page.get_by_test_id("demo-logins")
     expect(demo).to_be_visible()
-    expect(demo.locator("tbody tr")).to_have_count(7)
+    expect(demo.locator("tbody tr")).to_have_count(len(DEMO_ACCOUNTS))
     expect(demo).to_contain_text("13800000001")
     assert_accessible(page)
 

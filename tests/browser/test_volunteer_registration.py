@@ -1,5 +1,5 @@
 """Becoming a volunteer on a phone, in Chinese: the SMS code, the account, then the five
-profile steps (identity, residence, political status, details, consent)."""
+profile steps (consent first, then identity, residence, political status, details)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from .conftest import (
     fill_verify,
     fresh_id_number,
     fresh_phone,
+    give_consent,
     open_menu,
     register_account,
     request_code,
@@ -31,6 +32,7 @@ STEP_URL = {
     "details": re.compile(r"/me/details$"),
     "consent": re.compile(r"/me/consent$"),
     "me": re.compile(r"/me$"),
+    "home": re.compile(r"/$"),
 }
 SELECTED_JS = "s => [s.selectedOptions[0].text, s.selectedOptions[0].parentElement.label || '']"
 
@@ -80,11 +82,21 @@ def test_register_and_complete_profile_on_phone(phone_page, live_server, shot):
     # Step 2: the code and a password; logged in, on to the profile.
     fill_verify(page, code, PASSWORD)
     submit_verify(page)
-    expect(page).to_have_url(STEP_URL["identity"])
+    expect(page).to_have_url(STEP_URL["consent"])
     expect(page.get_by_role("status").first).to_contain_text("欢迎")
     open_menu(page)
     expect(page.get_by_test_id("whoami")).to_contain_text(phone[-4:])
     assert _users_with_phone(live_server, phone) == 1
+
+    # Profile 1: consent, before any ID number is asked for; an adult sees no guardian fields.
+    form = page.get_by_test_id("consent-form")
+    expect(form).to_be_visible()
+    check(page)
+    expect(form.get_by_label("监护人", exact=False)).to_have_count(0)
+    form.get_by_label("我已阅读并同意隐私政策。", exact=True).check()
+    form.get_by_label(re.compile("身份证件号码")).check()
+    _save(page, "consent-form", "完成")
+    expect(page).to_have_url(STEP_URL["identity"])
 
     # Profile 1: real name and ID number.
     form = page.get_by_test_id("identity-form")
@@ -139,22 +151,15 @@ def test_register_and_complete_profile_on_phone(phone_page, live_server, shot):
     check(page, "profile-details-phone")
     _save(page, "details-form")
 
-    # Profile 5: consent; an adult sees no guardian fields.
-    expect(page).to_have_url(STEP_URL["consent"])
-    form = page.get_by_test_id("consent-form")
-    expect(form).to_be_visible()
-    check(page)
-    expect(form.get_by_label("监护人", exact=False)).to_have_count(0)
-    form.get_by_label("我已阅读并同意隐私政策。", exact=True).check()
-    form.get_by_label(re.compile("身份证件号码")).check()
-    _save(page, "consent-form", "完成")
-
-    expect(page).to_have_url(STEP_URL["me"])
-    expect(page.get_by_test_id("profile-complete")).to_be_visible()
+    # Done: the home page, one success banner and the next step (find an event).
+    expect(page).to_have_url(STEP_URL["home"])
+    expect(page.locator(".alert-success")).to_have_count(1)
+    expect(page.get_by_test_id("next-step")).to_be_visible()
     seconds = time.perf_counter() - started - check.seconds
     print(f"register_seconds: {seconds:.2f}")
     print(f"register_seconds_with_checks: {seconds + check.seconds:.2f}")
 
+    page.goto("/me")
     expect(page.get_by_test_id("missing-steps")).to_have_count(0)
     profile = page.locator("main")
     for text in ("张志愿", "东关社区", "中共党员", "东关社区党支部", "环境卫生", "医疗急救"):
@@ -195,6 +200,7 @@ def test_wrong_code_refused_on_phone(phone_page, live_server):
 def test_wrong_check_character_refused_on_phone(phone_page):
     page = phone_page
     register_account(page, fresh_phone(), PASSWORD)
+    give_consent(page)
     number = fresh_id_number()
     wrong = number[:17] + ("0" if number[17] != "0" else "1")
     form = page.get_by_test_id("identity-form")
@@ -221,4 +227,4 @@ def test_stopping_after_the_account_on_phone(phone_page):
     assert_accessible(page)
     with page.expect_navigation():
         missing.get_by_role("link", name="继续").click()
-    expect(page).to_have_url(STEP_URL["identity"])
+    expect(page).to_have_url(STEP_URL["consent"])

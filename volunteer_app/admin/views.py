@@ -70,7 +70,9 @@ def _node_forms(node: OrgUnit) -> dict:
         SelectChoice(lv.value, LEVEL_LABELS[lv.value]) for lv in CHILD_LEVELS[node.level]
     ]
     move = MoveForm(prefix="move")
-    move.parent.choices = [c for c in node_choices() if c.value != node.id]
+    move.parent.choices = [
+        SelectChoice(n.id, "　" * n.depth + n.name) for n in org_service.valid_parents(node)
+    ]
     return {
         "rename": NameForm(prefix="rename", name=node.name),
         "add": add,

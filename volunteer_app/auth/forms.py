@@ -95,6 +95,13 @@ class LoginForm(FlaskForm):
     submit = SubmitField(_l("Log in"))
 
 
+class CodeLoginForm(FlaskForm):
+    """Logging in with the code from the SMS instead of the password."""
+
+    code = _code_field()
+    submit = SubmitField(_l("Log in"))
+
+
 class ResetForm(FlaskForm):
     code = _code_field()
     password, confirm = _new_password_fields(

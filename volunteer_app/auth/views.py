@@ -14,7 +14,14 @@ from ..models import CodePurpose
 from ..services import ServiceError, accounts, audit, notify, sms
 from ..timeutil import utcnow
 from . import bp
-from .forms import ChangePasswordForm, LoginForm, PhoneForm, RegisterForm, ResetForm
+from .forms import (
+    ChangePasswordForm,
+    CodeLoginForm,
+    LoginForm,
+    PhoneForm,
+    RegisterForm,
+    ResetForm,
+)
 
 
 def safe_next(default: str = "main.index") -> str:
@@ -104,7 +111,7 @@ def register_verify():
             session.pop("register", None)
             login_user(user)
             flash(_("Welcome! Your account has been created."), "success")
-            return redirect(url_for("volunteers.step_identity"))
+            return redirect(url_for("volunteers.step_consent"))
     return render_template("auth/register_verify.html", form=form, phone=phone)
 
 
@@ -170,6 +177,46 @@ def login():
             return redirect(safe_next())
         form.form_errors.append(result.error)
     return render_template("auth/login.html", form=form)
+
+
+@bp.route("/sms-login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_REGISTER"], methods=["POST"])
+def login_code():
+    """Log in with a code by SMS: the same sending limits as registration."""
+    if current_user.is_authenticated:
+        return redirect(safe_next())
+    form = PhoneForm()
+    if form.validate_on_submit():
+        sent = _send_code(CodePurpose.LOGIN, form, "login_code")
+        if sent is not None:
+            return sent
+    return render_template("auth/login_code.html", form=form)
+
+
+@bp.route("/sms-login/verify", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"], methods=["POST"])
+def login_code_verify():
+    phone = session.get("login_code")
+    if not phone:
+        return redirect(url_for("auth.login_code"))
+    form = CodeLoginForm()
+    if form.validate_on_submit():
+        try:
+            user = accounts.login_with_code(
+                phone, form.code.data, now=utcnow(), ip=request.remote_addr
+            )
+        except ServiceError as error:
+            db.session.commit()  # the try is counted
+            form.form_errors.extend(error.messages)
+        else:
+            adopt_visitor_preferences(user)
+            db.session.commit()
+            session.pop("login_code", None)
+            login_user(user)
+            session.pop("seen", None)
+            flash(_("You are logged in."), "success")
+            return redirect(safe_next())
+    return render_template("auth/login_code_verify.html", form=form, phone=phone)
 
 
 @bp.route("/logout", methods=["POST"])

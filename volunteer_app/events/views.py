@@ -12,6 +12,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import format_datetime, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -21,7 +22,7 @@ from ..catalog import CATEGORIES
 from ..extensions import db
 from ..models import Event, Shift, Signup, SignupStatus, VolunteerProfile
 from ..query import arg_choice, arg_flag, arg_id, arg_page
-from ..services import ServiceError, calendar, listing, signups, volunteers
+from ..services import ServiceError, calendar, listing, posters, signups, volunteers
 from ..services.database import commit_and_keep
 from ..timeutil import local_today, utcnow
 from . import bp
@@ -53,8 +54,12 @@ def index():
     if user is not None:
         profile = db.session.get(VolunteerProfile, user.id)
         home = profile.community_id if profile else None
+    filtered = bool(filters.area_id or filters.category or filters.when or filters.places_only)
+    near = [] if filtered or page.page > 1 else listing.near_home(user, now=now)
     return render_template(
         "events/index.html",
+        near=near,
+        filtered=filtered,
         page=page,
         free=free,
         filters=filters,
@@ -106,6 +111,8 @@ def detail(event_id: int):
         categories=CATEGORIES,
         now=now,
         hold_until=hold_until,
+        share_url=_event_url(event),
+        share_text=_poster_text(event),
     )
 
 
@@ -252,3 +259,58 @@ def calendar_feed(token: str):
     _user, shifts = found
     body = calendar.build(shifts, name=_("My volunteer shifts"), url_for_event=_event_url)
     return _ics(body, "volunteer-shifts.ics")
+
+
+# ---------------------------------------------------------------- sharing an event
+
+
+def _poster_text(event: Event) -> posters.PosterText:
+    zh = str(get_locale() or "zh").startswith("zh")
+    start_fmt, end_fmt = ("M月d日 EEE HH:mm", "M月d日 HH:mm") if zh else ("EEE d MMM HH:mm",) * 2
+    when = ""
+    if event.starts_at and event.ends_at:
+        start = format_datetime(event.starts_at, start_fmt)
+        same_day = format_datetime(event.starts_at, "yyyyMMdd") == format_datetime(
+            event.ends_at, "yyyyMMdd"
+        )
+        end = format_datetime(event.ends_at, "HH:mm" if same_day else end_fmt)
+        when = f"{start}–{end}" if same_day else f"{start} – {end}"
+    place = event.address + (f" · {event.area.name}" if event.area else "")
+    return posters.PosterText(
+        title=event.title,
+        when=when,
+        place=place,
+        host=event.host.name,
+        call_to_action=_("Scan to see the shifts and sign up"),
+    )
+
+
+@bp.route("/events/<int:event_id>/share")
+def share(event_id: int):
+    """A page to pass the event on: its link, its QR code and posters to print or send."""
+    event = _load_visible(event_id)
+    return render_template(
+        "events/share.html",
+        event=event,
+        url=_event_url(event),
+        text=_poster_text(event),
+    )
+
+
+@bp.route("/events/<int:event_id>/poster.<fmt>")
+def poster(event_id: int, fmt: str):
+    """The QR poster as PDF (A4 or phone size) or PNG."""
+    event = _load_visible(event_id)
+    if fmt not in ("pdf", "png"):
+        abort(404)
+    size = arg_choice("size", tuple(posters.SIZES), "a4" if fmt == "pdf" else "phone")
+    text, url = _poster_text(event), _event_url(event)
+    body = posters.pdf(text, url, size) if fmt == "pdf" else posters.png(text, url, size)
+    return Response(
+        body,
+        mimetype="application/pdf" if fmt == "pdf" else "image/png",
+        headers={
+            "Content-Disposition": f"inline; filename=event-{event.id}-{size}.{fmt}",
+            "Cache-Control": "public, max-age=300",
+        },
+    )

@@ -11,6 +11,8 @@ from ..extensions import db
 from ..i18n import LANG_COOKIE, LARGE_TEXT_COOKIE, large_text_enabled
 from ..models import STAFF_ROLES
 from ..services import accounts, orgs
+from ..services.home import volunteer_home
+from ..timeutil import local_today, utcnow
 from . import bp
 
 CATEGORY_KEYS = [
@@ -29,7 +31,12 @@ ONE_YEAR = 365 * 24 * 3600
 @bp.route("/")
 def index():
     logins = demo_logins() if current_app.config.get("SHOW_DEMO_LOGINS") else []
-    return render_template("main/index.html", demo_logins=logins, categories=CATEGORY_KEYS)
+    home = None
+    if current_user.is_authenticated:
+        home = volunteer_home(current_user, now=utcnow(), today=local_today())
+    return render_template(
+        "main/index.html", demo_logins=logins, categories=CATEGORY_KEYS, home=home
+    )
 
 
 @bp.route("/language", methods=["POST"])

@@ -72,6 +72,7 @@ class Notification(db.Model):
 class CodePurpose(enum.StrEnum):
     REGISTER = "register"
     RESET = "reset"
+    LOGIN = "login"  # logging in with a code instead of the password
 
 
 class SmsCode(db.Model):

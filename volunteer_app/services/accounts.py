@@ -212,3 +212,23 @@ def set_preferences(
     if large_text is not None:
         user.large_text = large_text
     db.session.flush()
+
+
+def login_with_code(phone: str, code: str, *, now: datetime, ip: str | None = None) -> User:
+    """The account of the number once its login code checks out (audited either way)."""
+    from ..models import CodePurpose
+    from . import sms
+
+    phone = normalise_phone(phone)
+    try:
+        sms.check_code(phone, CodePurpose.LOGIN, code, now=now)
+    except ServiceError:
+        audit.record("auth.login", actor=find_user(phone), ip=ip, success=False, reason="code")
+        raise
+    user = find_user(phone)
+    if user is None or not user.active:
+        raise ServiceError(_l("The code is wrong or has expired. Ask for a new one if needed."))
+    user.last_login_at = now
+    audit.record("auth.login", actor=user, ip=ip, method="sms")
+    db.session.flush()
+    return user

@@ -21,6 +21,8 @@ def record(
 ) -> AuditLog:
     """Append one audit row in the caller's transaction."""
     if obj is not None:
+        # current_user is a proxy: name the account, not the proxy class.
+        obj = obj._get_current_object() if hasattr(obj, "_get_current_object") else obj
         object_type = object_type or type(obj).__name__
         object_id = object_id if object_id is not None else getattr(obj, "id", None)
     actor_id = actor.id if isinstance(actor, User) else actor

@@ -108,20 +108,31 @@ def query_events(user: User | None, filters: Filters, *, now: datetime, today: d
                 )
             )
         )
-    order = [Event.starts_at, Event.id]
+    # By start time: a person scans the list by date. Events near home have their own
+    # short list above it (near_home).
+    return query.order_by(Event.starts_at, Event.id)
+
+
+def near_home(user: User | None, *, now: datetime, limit: int = 3) -> list[Event]:
+    """The next events in the volunteer's community, then in the rest of their town."""
     profile = db.session.get(VolunteerProfile, user.id) if user and user.is_authenticated else None
-    if profile is not None and profile.community_id is not None:
-        home = db.session.get(OrgUnit, profile.community_id)
-        town_path = "/".join(home.path.split("/")[:-2]) + "/"
-        area = aliased(OrgUnit)
-        query = query.outerjoin(area, area.id == Event.area_id)
-        nearness = case(
-            (Event.area_id == home.id, 0),
-            (area.path.startswith(town_path, autoescape=True), 1),
-            else_=2,
-        )
-        order = [nearness, *order]
-    return query.order_by(*order)
+    if profile is None or profile.community_id is None:
+        return []
+    home = db.session.get(OrgUnit, profile.community_id)
+    town_path = "/".join(home.path.split("/")[:-2]) + "/"
+    area = aliased(OrgUnit)
+    nearness = case((Event.area_id == home.id, 0), else_=1)
+    query = (
+        select(Event)
+        .join(area, area.id == Event.area_id)
+        .where(Event.status == EventStatus.PUBLISHED, Event.ends_at > now)
+        .where(visible_condition(user))
+        .where(area.path.startswith(town_path, autoescape=True))
+        .options(joinedload(Event.host), joinedload(Event.area))
+        .order_by(nearness, Event.starts_at, Event.id)
+        .limit(limit)
+    )
+    return list(db.session.scalars(query).unique())
 
 
 def places_left(event_ids: list[int], now: datetime) -> dict[int, int]:

@@ -42,6 +42,18 @@ def ancestors(node: OrgUnit) -> list[OrgUnit]:
     )
 
 
+def valid_parents(node: OrgUnit) -> list[OrgUnit]:
+    """Where the node may move: active units of a kind that takes it as a child, outside
+    its own subtree, other than its present parent."""
+    levels = [level for level, kids in CHILD_LEVELS.items() if node.level in kids]
+    candidates = db.session.scalars(
+        select(OrgUnit)
+        .where(OrgUnit.active.is_(True), OrgUnit.level.in_(levels))
+        .order_by(OrgUnit.path)
+    )
+    return [n for n in candidates if not n.is_within(node) and n.id != node.parent_id]
+
+
 def _check_child_level(parent: OrgUnit | None, level: OrgLevel) -> None:
     if parent is None:
         if level is not OrgLevel.DISTRICT:

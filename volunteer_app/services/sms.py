@@ -1,4 +1,4 @@
-"""One-time SMS codes for registration and password reset.
+"""One-time SMS codes for registration, password reset and logging in by code.
 
 Codes expire after 5 minutes and allow 5 tries; a number receives at most one message a
 minute and ten a day. Every answer is the same whether or not the number is registered:

@@ -71,6 +71,7 @@ def set_identity(
     elif len(name) > 50:
         problems.append(str(_l("The name may have at most 50 characters.")))
     info = None
+    taken: int | None = None  # the account already holding this ID number
     try:
         info = idnumbers.parse(id_number, id_type, today=today)
     except idnumbers.IdNumberError as error:
@@ -93,7 +94,12 @@ def set_identity(
         if taken is not None:
             problems.append(str(_l("This ID number is already registered to another account.")))
     if problems:
-        raise ServiceError(problems)
+        error = ServiceError(problems)
+        # The way back into the existing account: its number, masked, for a password reset.
+        error.existing_phone = (  # type: ignore[attr-defined]
+            db.session.get(User, taken).masked_phone if taken is not None else None
+        )
+        raise error
     assert info is not None and id_hash is not None
     profile = profile_of(user)
     profile.real_name = name
@@ -279,13 +285,21 @@ class Step:
     endpoint: str
 
 
+#: Consent comes first: the ID number (sensitive personal information) is collected only
+#: after the privacy notice and the separate sensitive-data consent (PIPL Art 14, 29).
+#: A volunteer the ID number shows to be under 18 is sent back to it for the guardian.
 STEPS = [
+    Step("consent", _l("Consent"), "volunteers.step_consent"),
     Step("identity", _l("Real name and ID number"), "volunteers.step_identity"),
     Step("residence", _l("Residence community"), "volunteers.step_residence"),
     Step("politics", _l("Political status"), "volunteers.step_politics"),
     Step("details", _l("Skills and emergency contact"), "volunteers.step_details"),
-    Step("consent", _l("Consent"), "volunteers.step_consent"),
 ]
+
+
+def has_consented(profile: VolunteerProfile | None) -> bool:
+    """Privacy notice and sensitive-data consent given (the guardian's may still be due)."""
+    return bool(profile and profile.consented_at and profile.sensitive_consented_at)
 
 
 def missing_steps(profile: VolunteerProfile | None, today: date) -> list[Step]:
@@ -478,3 +492,20 @@ def search(
         # JSON arrays hold plain codes; a quoted match avoids prefixes of other codes.
         query = query.where(cast(VolunteerProfile.skills, String).contains(f'"{skill}"'))
     return query
+
+
+def suggested_branch(community: OrgUnit | None) -> OrgUnit | None:
+    """The Party branch named after the home community (东关社区 → 东关社区党支部), if one."""
+    if community is None:
+        return None
+    branches = db.session.scalars(
+        select(OrgUnit)
+        .where(
+            OrgUnit.level == OrgLevel.PARTY_BRANCH,
+            OrgUnit.active.is_(True),
+            OrgUnit.name.startswith(community.name, autoescape=True),
+        )
+        .order_by(OrgUnit.id)
+        .limit(2)
+    ).all()
+    return branches[0] if len(branches) == 1 else None

@@ -13,7 +13,10 @@ from ..catalog import CATEGORIES, POLITICAL_STATUS
 from ..query import QueryForm
 from ..services.tallies import Period, period_for
 
+#: The default is the last twelve months: "this month" on the 5th shows all zeros.
+DEFAULT_PERIOD = "recent"
 PERIODS = {
+    "recent": _l("Last 12 months"),
     "month": _l("This month"),
     "quarter": _l("This quarter"),
     "year": _l("This year"),
@@ -30,7 +33,7 @@ def _choices(mapping: dict) -> list[SelectChoice]:
 
 class FilterForm(QueryForm):
     period = SelectField(
-        _l("Period"), choices=_choices(PERIODS), default="month", validators=[Optional()]
+        _l("Period"), choices=_choices(PERIODS), default=DEFAULT_PERIOD, validators=[Optional()]
     )
     start = DateField(_l("From (custom range)"), validators=[Optional()])
     end = DateField(_l("To (custom range)"), validators=[Optional()])
@@ -63,16 +66,19 @@ class FilterForm(QueryForm):
                 ok = False
         return ok
 
-    #: True when the filters asked for could not be used and this month is shown instead
+    #: True when the filters asked for could not be used and the last 12 months are shown
     #: (the page says so above the form; the fields say why).
     fell_back = False
 
     def chosen_period(self, today: date) -> Period:
-        """The period asked for; this month when the form is empty or invalid."""
+        """The period asked for; the last twelve months when the form is empty, and also
+        (with `fell_back` set, which the page says) when it is invalid."""
         if not self.validate():
             self.fell_back = True
-            return period_for("month", today)
-        kind = self.period.data or "month"
+            return recent_months(today)
+        kind = self.period.data or DEFAULT_PERIOD
+        if kind == "recent":
+            return recent_months(today)
         return period_for(kind, today, self.start.data, self.end.data)
 
     def filters(self) -> tuple[str | None, str | None]:
@@ -80,6 +86,13 @@ class FilterForm(QueryForm):
         category = self.category.data if self.category.data in CATEGORIES else None
         political = self.political.data if self.political.data in POLITICAL_STATUS else None
         return category, political
+
+
+def recent_months(today: date, months: int = 12) -> Period:
+    """The last `months` whole months up to and including this one."""
+    index = today.year * 12 + today.month - 1 - (months - 1)
+    first = (index // 12) * 100 + index % 12 + 1
+    return Period(first, today.year * 100 + today.month, "recent")
 
 
 def _months_between(start: date, end: date) -> int:

@@ -456,6 +456,7 @@ def render_node(dim: str, node: OrgUnit, starts: dict[str, list[OrgUnit]]):
         people_rows=people_rows,
         url_with=_url_with,
         node_url=_node_url(dim),
+        tab_url=_tab_url(),
         fmt_hours=fmt_hours,
         fmt_ratio=fmt_ratio,
         fmt_count=fmt_count,
@@ -464,6 +465,12 @@ def render_node(dim: str, node: OrgUnit, starts: dict[str, list[OrgUnit]]):
 
 #: Query arguments a drill-down keeps (the filters, not the sort or the page).
 FILTER_ARGS = ("period", "start", "end", "category", "political")
+
+
+def _tab_url():
+    """Switching tab keeps the period and the filters."""
+    keep = {k: v for k, v in request.args.items() if k in FILTER_ARGS and v}
+    return lambda dim: url_for("tallies.index", dim=dim, **keep)
 
 
 def _node_url(dim: str):
@@ -600,9 +607,17 @@ def _ranking(dim: str, parent: OrgUnit | None, period: Period, category, politic
         dim, [k.id for k in kids], period, category=category, political=political
     )
     rows = [UnitRow(k, figs[k.id]) for k in kids]
+    # Units without any approved hours go last, all of them by name (never in the order
+    # the database happened to return); ties among the others are broken by name too.
     return sorted(
         rows,
-        key=lambda r: (-r.figures.hours_per_volunteer, -r.figures.minutes, r.node.name),
+        key=lambda r: (
+            r.figures.minutes == 0,
+            -r.figures.hours_per_volunteer,
+            -r.figures.minutes,
+            r.node.name,
+            r.node.id,
+        ),
     )
 
 

@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
 from sqlalchemy import select
 
+from .. import labels
 from ..catalog import AVAILABILITY, CATEGORIES, ID_TYPES, POLITICAL_STATUS, SKILLS
 from ..extensions import db
 from ..models import (
@@ -43,8 +44,9 @@ def _next_step():
     missing = volunteers.missing_steps(profile, local_today())
     if missing:
         return redirect(url_for(missing[0].endpoint))
+    # One banner, on the home page whose first card is the next step (find an event).
     flash(_("Your volunteer profile is complete. You can now sign up for shifts."), "success")
-    return redirect(url_for("volunteers.me"))
+    return redirect(url_for("main.index"))
 
 
 def _step_context(key: str) -> dict:
@@ -72,7 +74,7 @@ def me():
         "volunteers/me.html",
         profile=profile,
         missing=volunteers.missing_steps(profile, today),
-        id_number=volunteers.id_number_of(profile) if profile else None,
+        id_number=profile.id_masked if profile else None,
         minor=bool(profile and volunteers.is_minor(profile, today)),
         age=profile.age_on(today) if profile else None,
         memberships=memberships,
@@ -95,6 +97,7 @@ def _step(key: str, form, save: Callable[[], object], **context):
         except ServiceError as error:
             db.session.rollback()
             form.form_errors.extend(error.messages)
+            context["existing_phone"] = getattr(error, "existing_phone", None)
         else:
             db.session.commit()
             return _next_step()
@@ -107,6 +110,10 @@ def _step(key: str, form, save: Callable[[], object], **context):
 @login_required
 def step_identity():
     profile = db.session.get(VolunteerProfile, current_user.id)
+    if not volunteers.has_consented(profile):
+        # No ID number before the consent to process it (PIPL Art 29).
+        flash(_("Please agree to the privacy notice before entering your ID number."), "info")
+        return redirect(url_for("volunteers.step_consent"))
     form = IdentityForm(
         data={"real_name": profile.real_name, "id_type": profile.id_type.value}
         if profile and profile.id_type
@@ -154,6 +161,10 @@ def step_politics():
             "political_status": profile.political_status.value,
             "branch": str(profile.branch_id or ""),
         }
+    elif profile and profile.community:
+        # Pre-select the branch of the home community; the volunteer may pick another.
+        suggested = volunteers.suggested_branch(profile.community)
+        data = {"branch": str(suggested.id)} if suggested else None
     form = PoliticsForm(data=data)
     return _step(
         "politics",
@@ -237,7 +248,7 @@ def my_data():
             mimetype="application/json",
             headers={"Content-Disposition": "attachment; filename=my-volunteer-data.json"},
         )
-    return render_template("volunteers/my_data.html", data=data)
+    return render_template("volunteers/my_data.html", data=labels.readable_data(data))
 
 
 @bp.route("/me/delete", methods=["GET", "POST"])
