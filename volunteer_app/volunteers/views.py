@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from ..catalog import AVAILABILITY, CATEGORIES, ID_TYPES, POLITICAL_STATUS, SKILLS
 from ..extensions import db
+from ..hooks import writes
 from ..models import (
     AffiliationHistory,
     Gender,
@@ -225,6 +226,7 @@ def privacy():
 
 
 @bp.route("/me/data")
+@writes
 @login_required
 def my_data():
     data = volunteers.export_data(current_user)
