@@ -73,6 +73,9 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN", "20 per minute;200 per day")
     RATELIMIT_REGISTER = os.environ.get("RATELIMIT_REGISTER", "10 per minute;100 per day")
+    #: Camera frames one account may send to POST /api/v1/decode (the scanner page sends
+    #: one every 0.7 s while its camera runs on a browser without BarcodeDetector).
+    RATELIMIT_DECODE = os.environ.get("RATELIMIT_DECODE", "120 per minute;3000 per hour")
 
     #: Repeated no-shows hold a volunteer to the waitlist (Engelsystem's rule).
     NOSHOW_HOLD_COUNT = _int("NOSHOW_HOLD_COUNT", 3)

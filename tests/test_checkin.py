@@ -16,6 +16,7 @@ from volunteer_app.models import (
     Attendance,
     Role,
     ScanLog,
+    ScanMethod,
     ShiftLead,
     Signup,
     SignupStatus,
@@ -204,8 +205,9 @@ def test_an_offline_scan_keeps_its_own_time_within_limits(site):
         shift=shift,
         now=now,
         scanned_at=scanned,
+        method=ScanMethod.OFFLINE,
     )
-    # The code is judged at the time it was scanned (it was fresh then), and the
+    # The code is judged at the time it was scanned offline (it was fresh then), and the
     # attendance keeps that time, not the time of the sync.
     assert result.code == "checked_in"
     assert result.attendance.checked_in_at == scanned

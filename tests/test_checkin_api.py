@@ -351,3 +351,112 @@ def test_decode_refuses_what_is_not_an_image(scene):
     )
     assert response.status_code == 400
     assert response.get_json()["error"]["code"] == "bad_image"
+
+
+def test_decode_is_only_for_leads_and_organisers(scene, login_as):
+    client, _volunteer = login_as(None)
+    response = client.post(
+        "/api/v1/decode",
+        data=b"not an image",
+        content_type="image/jpeg",
+        headers={"X-CSRFToken": csrf_token(client, "/")},
+    )
+    assert response.status_code == 403
+    assert response.is_json
+
+
+@pytest.mark.config(RATELIMIT_ENABLED=True, RATELIMIT_DECODE="2 per minute")
+def test_decode_is_rate_limited_per_account(scene):
+    answers = [
+        scene.client.post(
+            "/api/v1/decode",
+            data=b"not an image",
+            content_type="image/jpeg",
+            headers={"X-CSRFToken": scene.csrf},
+        ).status_code
+        for _ in range(3)
+    ]
+    assert answers == [400, 400, 429]
+
+
+# ---------------------------------------------------------------- screenshot replay
+
+
+def test_an_expired_code_replayed_as_offline_is_refused_and_logged(scene):
+    """A photo of a code from 3 minutes ago, sent as an offline scan dated now."""
+    volunteer = scene.volunteers[0]
+    old = utcnow() - timedelta(minutes=3)
+    item = {
+        "nonce": "replay-1",
+        "token": qr.volunteer_token(volunteer.id, old),
+        "offline": True,
+        "scanned_at": now_ms(),
+    }
+    (result,) = scene.post_scans([item]).get_json()["results"]
+    assert result["ok"] is False and result["code"] == "not_current"
+    assert attendances(scene.shift.id) == 0
+    log = db.session.scalar(select(ScanLog).where(ScanLog.nonce == "replay-1"))
+    assert log is not None and log.ok is False and log.code == "not_current"
+
+
+def test_an_old_code_replayed_with_its_own_time_after_the_scanner_was_online_is_refused(scene):
+    """The photo's code and a scan time inside its window, but the lead's scanner has been
+    online since: a genuine offline scan would have been sent then."""
+    volunteer, other = scene.volunteers[0], scene.volunteers[1]
+    old = utcnow() - timedelta(minutes=5)
+    assert scene.post_scans([scan_item(other)]).get_json()["results"][0]["action"] == "in"
+    item = {
+        "nonce": "replay-2",
+        "token": qr.volunteer_token(volunteer.id, old),
+        "offline": True,
+        "scanned_at": int(old.replace(tzinfo=UTC).timestamp() * 1000),
+    }
+    (result,) = scene.post_scans([item]).get_json()["results"]
+    assert result["ok"] is False and result["code"] == "online_since"
+    assert "照片" in result["message"]
+    assert attendances(scene.shift.id, volunteer.id) == 0
+    log = db.session.scalar(select(ScanLog).where(ScanLog.nonce == "replay-2"))
+    assert log.ok is False and log.code == "online_since"
+
+
+def test_a_live_scan_claiming_an_old_time_is_judged_now(scene):
+    """Without `offline` the code must be current when the scan arrives."""
+    volunteer = scene.volunteers[0]
+    old = utcnow() - timedelta(minutes=5)
+    item = {
+        "nonce": "replay-3",
+        "token": qr.volunteer_token(volunteer.id, old),
+        "scanned_at": int(old.replace(tzinfo=UTC).timestamp() * 1000),
+    }
+    (result,) = scene.post_scans([item]).get_json()["results"]
+    assert result["code"] == "expired"
+    assert attendances(scene.shift.id) == 0
+
+
+def test_a_genuine_offline_scan_of_a_rotating_code_still_syncs(scene):
+    """Scanned offline 5 minutes ago while the code was current; nothing sent since."""
+    volunteer = scene.volunteers[0]
+    old = utcnow() - timedelta(minutes=5)
+    item = {
+        "nonce": "offline-1",
+        "token": qr.volunteer_token(volunteer.id, old),
+        "offline": True,
+        "scanned_at": int(old.replace(tzinfo=UTC).timestamp() * 1000),
+    }
+    (result,) = scene.post_scans([item]).get_json()["results"]
+    assert result["ok"] is True and result["action"] == "in"
+    row = db.session.scalar(select(Attendance).where(Attendance.user_id == volunteer.id))
+    assert abs((row.checked_in_at - old).total_seconds()) < 1
+
+
+def test_the_answers_come_back_in_the_batch_order(scene):
+    """The batch is applied in sign-up order, the answers are in the order sent."""
+    batch = [scan_item(v) for v in reversed(scene.volunteers)]
+    results = scene.post_scans(batch).get_json()["results"]
+    assert [r["nonce"] for r in results] == [b["nonce"] for b in batch]
+    assert [r["volunteer"]["id"] for r in results] == [v.id for v in reversed(scene.volunteers)]
+
+
+def test_answers_carry_the_server_clock(scene):
+    body = scene.client.get(scene.url("counts")).get_json()
+    assert abs(body["server_time"] - now_ms()) < 5000

@@ -201,7 +201,8 @@ EXPECT: dict[str, dict[str, tuple]] = {
     "api.scans": {"GET": NOT_ALLOWED, "POST": (401, 404, 400, 400, 404, 404, 400)},
     # an empty body names no phone: "no volunteer has this number" (JSON 404) for leads
     "api.walk_in": {"GET": NOT_ALLOWED, "POST": (401, *(404,) * 6)},
-    "api.decode": {"GET": NOT_ALLOWED, "POST": (401, *(400,) * 6)},
+    # frames are decoded only for those who run check-in (leads, organisers, admin)
+    "api.decode": {"GET": NOT_ALLOWED, "POST": (401, 403, 400, 400, 400, 403, 400)},
     # ------------------------------------------------------------ hours
     # The national record (issue 18): the recorder role only; none of these roles holds it.
     "exchange.index": {"GET": ADMIN_ONLY},

@@ -179,6 +179,20 @@ def test_a_full_shift_puts_the_signup_on_the_waitlist_with_its_position(make_eve
     assert third.position == 2
 
 
+def test_the_queue_order_is_the_order_the_shift_lock_was_had(make_event, make_volunteer):
+    """A request that read its clock before an earlier one got the shift (it waited for
+    the lock) still queues after it, and is told the number it keeps."""
+    _event, shift = make_event(capacity=1, waitlist=3)
+    sign_up(make_volunteer(), shift)
+    now = utcnow()
+    first = sign_up(make_volunteer(), shift, now=now)
+    late_clock = sign_up(make_volunteer(), shift, now=now - timedelta(milliseconds=135))
+    assert (first.position, late_clock.position) == (1, 2)
+    assert late_clock.signup.queued_at > first.signup.queued_at
+    db.session.commit()
+    assert [signups.waitlist_position(r.signup) for r in (first, late_clock)] == [1, 2]
+
+
 def test_a_cancellation_promotes_the_first_waitlisted_and_tells_them(make_event, make_volunteer):
     _event, shift = make_event(capacity=1, waitlist=3)
     first = sign_up(make_volunteer(), shift).signup

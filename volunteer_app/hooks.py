@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from flask import Flask, current_app, flash, redirect, request, session, url_for
 from flask_babel import gettext as _
@@ -11,6 +13,18 @@ from flask_login import current_user, logout_user
 from .services.database import begin_write, is_sqlite
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+F = TypeVar("F", bound=Callable)
+
+
+def writes(view: F) -> F:
+    """Mark a view that writes whatever the method (a GET that a phone camera opens, a
+    download that is audited): its SQLite transaction starts as the writer too.
+
+    The mark survives `functools.wraps`, so it may sit anywhere under the route."""
+    view.takes_write_lock = True  # type: ignore[attr-defined]
+    return view
+
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -66,9 +80,17 @@ def refuse_nul_bytes():
 
 
 def take_write_lock() -> None:
-    """A request that may write starts its SQLite transaction as the writer (DESIGN.md)."""
-    if request.method in UNSAFE_METHODS and is_sqlite():
+    """A request that may write starts its SQLite transaction as the writer (DESIGN.md):
+    every unsafe method, and any view marked with `writes`. A read transaction could not
+    become the writer later once another request has written ("database is locked" at
+    once, whatever the busy timeout); BEGIN IMMEDIATE waits its turn instead."""
+    if is_sqlite() and (request.method in UNSAFE_METHODS or _marked_as_writing()):
         begin_write()
+
+
+def _marked_as_writing() -> bool:
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, "takes_write_lock", False))
 
 
 def expire_idle_staff():

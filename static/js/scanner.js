@@ -12,6 +12,7 @@
   var KEY_ROSTER = "vf.scanner.roster." + shiftId;
   var KEY_QUEUE = "vf.scanner.queue." + shiftId;
   var KEY_RECENT = "vf.scanner.recent." + shiftId;
+  var KEY_OFFSET = "vf.scanner.clock";
   var DEDUPE_MS = 3000;
   var COUNTS_EVERY_MS = 20000;
   var RETRY_EVERY_MS = 15000;
@@ -98,7 +99,12 @@
     inflight: {},
     lastNonce: null,
     lastSeen: {},
-    serverTrouble: false
+    serverTrouble: false,
+    // The server's clock minus the phone's, learnt from every answer: offline scans are
+    // dated by the server's clock, which is what it checks a rotating code against.
+    offset: Number(load(KEY_OFFSET, 0)) || 0,
+    pumping: null,
+    pumpAgain: false
   };
   if (!Array.isArray(state.queue)) { state.queue = []; }
   forgetOtherShifts();
@@ -142,6 +148,15 @@
 
   function isOnline() { return navigator.onLine !== false; }
 
+  function serverNow() { return Date.now() + state.offset; }
+
+  function learnClock(json) {
+    var server = json && Number(json.server_time);
+    if (!server) { return; }
+    state.offset = server - Date.now();
+    save(KEY_OFFSET, state.offset);
+  }
+
   // ------------------------------------------------------------ HTTP
 
   function request(url, options) {
@@ -165,6 +180,7 @@
       var type = response.headers.get("Content-Type") || "";
       var body = type.indexOf("application/json") >= 0 ? response.json() : Promise.resolve(null);
       return body.then(function (json) {
+        if (response.ok) { learnClock(json); }
         return { status: response.status, ok: response.ok && !response.redirected, redirected: response.redirected, json: json || {} };
       });
     }).then(function (answer) {
@@ -469,7 +485,7 @@
     var needRoster = result.volunteer && !row && result.ok;
     record({
       nonce: result.nonce,
-      at: item ? item.scanned_at : Date.now(),
+      at: item ? item.scanned_at : serverNow(),
       state: stateOf(result),
       code: result.code,
       headline: headlineOf(result),
@@ -527,12 +543,28 @@
     }
   }
 
-  // Send everything queued and not already on its way, as one batch.
+  // Send everything queued as one batch, one request at a time: a scan made while an
+  // earlier one is on its way waits for it and goes with whatever is still queued. So
+  // every request that reaches the server carries every older queued scan, which is what
+  // lets the server refuse an "offline" scan dated before the scanner was last online.
   function pump() {
+    if (state.pumping) { state.pumpAgain = true; return state.pumping; }
     if (!state.queue.length) { renderSync(); return Promise.resolve(); }
     if (!isOnline()) { markQueued(state.queue); renderSync(); return Promise.resolve(); }
-    var batch = state.queue.filter(function (item) { return !state.inflight[item.nonce]; });
-    if (!batch.length) { return Promise.resolve(); }
+    function done(sent) {
+      state.pumping = null;
+      if (!state.pumpAgain) { return; }
+      state.pumpAgain = false;
+      if (sent && state.queue.length) { return pump(); }
+      markQueued(state.queue);        // not sent: what came meanwhile waits for the retry
+      renderSync();
+    }
+    state.pumping = send().then(done, function () { return done(false); });
+    return state.pumping;
+  }
+
+  function send() {
+    var batch = state.queue.slice();
     var queuedBefore = batch.filter(function (item) { return item.offline; }).length;
     batch.forEach(function (item) { state.inflight[item.nonce] = true; });
     renderSync();
@@ -549,7 +581,7 @@
         handleHttpTrouble(answer);
         markQueued(batch);
         renderSync();
-        return;
+        return false;
       }
       state.serverTrouble = false;
       var needRoster = false;
@@ -563,11 +595,13 @@
       renderSync(queuedBefore ? "synced" : undefined, queuedBefore);
       keepFocus(true);
       if (needRoster) { loadRoster(); }
+      return true;
     }, function () {
       // No connection (or the server did not answer): the scans stay queued.
       release();
       markQueued(batch);
       renderSync();
+      return false;
     });
   }
 
@@ -586,7 +620,7 @@
 
   function submit(item) {
     item.nonce = nonce();
-    item.scanned_at = Date.now();
+    item.scanned_at = serverNow();
     item.offline = !isOnline();
     state.queue.push(item);
     saveQueue();                      // stored first: a crash or reload loses nothing

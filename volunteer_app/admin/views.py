@@ -12,6 +12,7 @@ from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
 from ..extensions import db
+from ..hooks import writes
 from ..models import CHILD_LEVELS, AuditLog, OrgUnit, Role, RoleGrant, User
 from ..permissions import load_in_scope, role_required
 from ..query import arg_page
@@ -237,6 +238,7 @@ AUDIT_EXPORT_LIMIT = 50_000
 
 
 @bp.route("/audit/export")
+@writes
 @role_required(Role.ADMIN)
 def audit_export():
     """The searched audit rows as CSV or Excel; the export itself is audited."""

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import io
+import time
 
-from flask import abort, jsonify, request
+from flask import abort, current_app, jsonify, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from ..checkin.views import policy
-from ..extensions import db
-from ..models import Attendance, Shift, Signup, SignupStatus, VolunteerCard
+from ..extensions import db, limiter
+from ..models import Attendance, Role, Shift, Signup, SignupStatus, VolunteerCard
+from ..permissions import role_required
 from ..services import ServiceError, accounts, checkin, qr
 from ..services.database import commit_and_keep
 from ..timeutil import utcnow
@@ -90,7 +92,13 @@ def roster(shift_id: int):
         # matches them here and the server checks each one when the queue is synced.
         offline={"users": by_user, "cards": {str(c): u for c, u in cards.items()}},
         rotate_seconds=qr.ROTATE,
+        server_time=server_time(),
     )
+
+
+def server_time() -> int:
+    """The server's clock in epoch ms: the scanner page dates its offline scans by it."""
+    return int(time.time() * 1000)
 
 
 def _iso(value) -> str | None:
@@ -111,7 +119,7 @@ def scans(shift_id: int):
     results = checkin.sync(current_user, shift, items, now=utcnow(), policy=policy())
     live = checkin.counts(shift)  # read in the transaction: it includes these scans
     commit_and_keep()
-    return jsonify(results=results, counts=live)
+    return jsonify(results=results, counts=live, server_time=server_time())
 
 
 @bp.route("/shifts/<int:shift_id>/walk-ins", methods=["POST"])
@@ -135,12 +143,19 @@ def walk_in(shift_id: int):
 
 @bp.route("/shifts/<int:shift_id>/counts")
 def counts(shift_id: int):
-    return jsonify(counts=checkin.counts(_shift(shift_id)))
+    return jsonify(counts=checkin.counts(_shift(shift_id)), server_time=server_time())
+
+
+def _caller() -> str:
+    return f"user:{current_user.get_id()}"
 
 
 @bp.route("/decode", methods=["POST"])
+@role_required(Role.LEAD, Role.ORGANISER)
+@limiter.limit(lambda: current_app.config["RATELIMIT_DECODE"], key_func=_caller)
 def decode():
-    """Decode a camera frame on the server for browsers without BarcodeDetector."""
+    """Decode a camera frame on the server for browsers without BarcodeDetector: only for
+    those who run check-in, and at most RATELIMIT_DECODE frames per account."""
     import zxingcpp
     from PIL import Image, UnidentifiedImageError
 

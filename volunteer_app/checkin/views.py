@@ -10,6 +10,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from ..extensions import db
+from ..hooks import writes
 from ..models import (
     Attendance,
     Role,
@@ -75,6 +76,7 @@ def my_qr_svg():
 
 
 @bp.route("/q/<token>")
+@writes
 def scan_code(token: str):
     """What a phone camera (or WeChat) opens: the lead's scan checks the volunteer in or out."""
     if not current_user.is_authenticated:
@@ -93,6 +95,7 @@ def scan_code(token: str):
 
 
 @bp.route("/s/<token>")
+@writes
 @login_required
 def site_code(token: str):
     """A volunteer scanned the site code with their own phone."""

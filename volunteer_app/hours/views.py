@@ -32,6 +32,7 @@ from wtforms.fields.choices import SelectChoice
 
 from ..catalog import CATEGORIES
 from ..extensions import db
+from ..hooks import writes
 from ..models import (
     Attendance,
     CorrectionRequest,
@@ -375,6 +376,7 @@ def ask(record_id: int):
 
 
 @bp.route("/my/certificate.pdf")
+@writes
 @login_required
 def certificate():
     form = CertificateForm(request.args)

@@ -4,6 +4,17 @@ offline queue, walk-ins, corrections, no-shows and credited time.
 A scan is idempotent twice over: a client nonce is stored with the scan (unique), so a
 retried request or a queue synced twice returns the first answer; and there is at most
 one attendance per sign-up (unique), so two devices scanning the same volunteer make one.
+
+Locks are taken in one order, as in signups.py: the shift row first, then its sign-up and
+attendance rows, a synced batch in sign-up order. Two scanners syncing the same volunteers
+in opposite orders therefore queue behind each other instead of deadlocking.
+
+A rotating volunteer code scanned offline must prove it was current when it was scanned:
+the scan's time lies within the code's own validity (± OFFLINE_CODE_SKEW), and the lead's
+scanner did not reach the server for this shift more than OFFLINE_ONLINE_GRACE after that
+time (the page sends its whole queue with every request, so a genuine offline scan arrives
+with the first request that gets through). A photo of a code replayed later fails one or
+the other and is refused with a reason in the scan log.
 """
 
 from __future__ import annotations
@@ -36,6 +47,13 @@ from .scope import covers
 #: How far a queued scan's own time may lie before the sync (an offline morning) or after it.
 MAX_QUEUE_AGE = timedelta(hours=12)
 MAX_CLOCK_SKEW = timedelta(minutes=5)
+#: A rotating code scanned offline counts if the scan's time lies within the code's own
+#: validity (its window and the next, 2 × qr.ROTATE seconds) widened by this much; the
+#: scanner page sets its times by the server's clock, so this only absorbs latency.
+OFFLINE_CODE_SKEW = timedelta(seconds=30)
+#: … and if the lead's scanner was not heard from, for this shift, later than this after
+#: the scan's time (a request that timed out on the phone may still arrive that late).
+OFFLINE_ONLINE_GRACE = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -139,6 +157,15 @@ _REFUSALS = {
     "malformed": _l("This is not a volunteer code of this platform."),
     "tampered": _l("This code is not genuine."),
     "expired": _l("This code has expired: ask the volunteer to open “My QR code” again."),
+    "not_current": _l(
+        "This code was not current at the time the offline scan gives: a photo of an old "
+        "code is not accepted."
+    ),
+    "online_since": _l(
+        "This offline scan is dated before your scanner was last online, so it would have "
+        "been sent then: a code shown later from a photo is not accepted. If the volunteer "
+        "is here, check them in from the list."
+    ),
     "revoked": _l("This card has been revoked."),
     "unknown": _l("No volunteer has this code."),
     "not_lead": _l("You do not lead this shift."),
@@ -176,9 +203,11 @@ def _result(code: str, *, ok: bool = False, **kwargs) -> ScanResult:
     return ScanResult(ok=ok, code=code, message=message, **kwargs)
 
 
-def volunteer_for(token: str, now: datetime) -> tuple[User | None, str]:
-    """The volunteer a code stands for, or the reason it does not."""
-    decoded = qr.decode(token, now)
+def volunteer_for(
+    token: str, now: datetime, *, skew: timedelta = timedelta(0)
+) -> tuple[User | None, str]:
+    """The volunteer a code stands for at `now` (± `skew`), or the reason it does not."""
+    decoded = qr.decode(token, now, skew=skew)
     if decoded.problem:
         return None, decoded.problem
     if decoded.kind in ("site", "printed_site"):
@@ -218,6 +247,7 @@ def _apply(
     """Check the volunteer in or out of the shift at `moment`."""
     if not is_open(shift, moment):
         return _result("window_closed", volunteer=volunteer, shift=shift)
+    _hold_shift(shift.id)
     signup = _active_signup(shift, volunteer)
     if signup is None:
         return _result("not_signed_up", volunteer=volunteer, shift=shift)
@@ -284,6 +314,11 @@ def _apply(
         shift=shift,
         attendance=attendance,
     )
+
+
+def _hold_shift(shift_id: int) -> None:
+    """The shift row before its sign-ups (PostgreSQL; held already by a write on SQLite)."""
+    db.session.execute(select(Shift.id).where(Shift.id == shift_id).with_for_update())
 
 
 def _log(
@@ -362,7 +397,7 @@ def scan(
     moment = effective_time(now, scanned_at)
     try:
         with db.session.begin_nested():
-            result = _scan(actor, token, signup_id, shift, moment, method, policy)
+            result = _scan(actor, token, signup_id, shift, moment, method, policy, now)
             _log(result, actor=actor, nonce=nonce, method=method, now=now, scanned_at=scanned_at)
     except IntegrityError:
         # The same nonce arrived twice at once: the first one's answer stands.
@@ -381,6 +416,7 @@ def _scan(
     moment: datetime,
     method: ScanMethod,
     policy: Policy,
+    now: datetime,
 ) -> ScanResult:
     if shift is not None and not leads_shift(actor, shift):
         return _result("not_lead", shift=shift)
@@ -389,8 +425,13 @@ def _scan(
         if signup is None or shift is None or signup.shift_id != shift.id:
             return _result("not_signed_up", shift=shift)
         volunteer = signup.user
+    elif method is ScanMethod.OFFLINE:
+        volunteer, problem = _offline_volunteer(actor, shift, token or "", moment, now)
+        if volunteer is None:
+            return _result(problem, shift=shift)
     else:
-        volunteer, problem = volunteer_for(token or "", moment)
+        # Sent at once: the code must be current now, whatever time the scan claims.
+        volunteer, problem = volunteer_for(token or "", now)
         if volunteer is None:
             return _result(problem, shift=shift)
     if shift is not None:
@@ -402,6 +443,41 @@ def _scan(
         if _active_signup(candidate, volunteer) is not None:
             return _apply(actor, candidate, volunteer, moment, method, policy)
     return _result("not_signed_up", volunteer=volunteer, shift=open_shifts[0])
+
+
+def _offline_volunteer(
+    actor: User, shift: Shift | None, token: str, moment: datetime, now: datetime
+) -> tuple[User | None, str]:
+    """The volunteer of a code scanned offline at `moment`, if the code was current then
+    and the scanner has not been online since (see the module's docstring)."""
+    volunteer, problem = volunteer_for(token, moment, skew=OFFLINE_CODE_SKEW)
+    if problem == "expired":
+        return None, "not_current"
+    if volunteer is None or qr.decode(token, moment, skew=OFFLINE_CODE_SKEW).kind != "volunteer":
+        return volunteer, problem  # a printed card does not rotate: its scan time is kept
+    if shift is not None and _online_since(actor, shift, moment + OFFLINE_ONLINE_GRACE, now):
+        return None, "online_since"
+    return volunteer, ""
+
+
+def _online_since(actor: User, shift: Shift, after: datetime, now: datetime) -> bool:
+    """Whether an earlier request of the lead's for this shift reached the server after
+    `after` (every scan, accepted or not, is logged with the time it arrived)."""
+    if after >= now:
+        return False
+    return (
+        db.session.scalar(
+            select(ScanLog.id)
+            .where(
+                ScanLog.shift_id == shift.id,
+                ScanLog.at > after,
+                ScanLog.at < now,
+                ScanLog.lead_id == actor.id,
+            )
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def self_scan(
@@ -427,19 +503,26 @@ def self_scan(
 def sync(
     actor: User, shift: Shift, scans: list[dict], *, now: datetime, policy: Policy | None = None
 ) -> list[dict]:
-    """Apply a batch of queued scans in order; one answer per scan, each applied once."""
-    answers = []
-    for item in scans[:500]:
+    """Apply a batch of queued scans; one answer per scan (in the batch's order), each
+    applied once. The scans are applied in sign-up order (a volunteer's own scans in the
+    order they were made), so that two batches lock the same rows in the same order."""
+    scans = scans[:500]
+    answers: list[dict] = [{} for _ in scans]
+    keys = _signup_keys(shift, scans, now)
+    order = sorted(
+        range(len(scans)),
+        key=lambda i: (keys[i], _scan_ms(scans[i].get("scanned_at")), i),
+    )
+    for index in order:
+        item = scans[index]
         nonce = str(item.get("nonce") or "")[:64]
         if not nonce:
-            answers.append(
-                {
-                    "nonce": None,
-                    "ok": False,
-                    "code": "bad_request",
-                    "message": str(_l("Each scan needs a nonce.")),
-                }
-            )
+            answers[index] = {
+                "nonce": None,
+                "ok": False,
+                "code": "bad_request",
+                "message": str(_l("Each scan needs a nonce.")),
+            }
             continue
         scanned_at = _parse_time(item.get("scanned_at"))
         token = item.get("token")
@@ -462,8 +545,64 @@ def sync(
             scanned_at=scanned_at,
             policy=policy,
         )
-        answers.append({"nonce": nonce, **result.as_json()})
+        answers[index] = {"nonce": nonce, **result.as_json()}
     return answers
+
+
+def _scan_ms(value: object) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
+
+
+def _signup_keys(shift: Shift, scans: list[dict], now: datetime) -> list[int]:
+    """The sign-up id each scan would touch (0 when it names none): read, not locked."""
+    user_of: list[int | None] = []
+    cards: set[int] = set()
+    decoded = []
+    for item in scans:
+        token = item.get("token")
+        code = qr.decode(str(token), now) if token and not item.get("signup_id") else None
+        decoded.append(code)
+        if code is not None and code.kind == "card":
+            cards.add(code.ident)
+    card_users = (
+        dict(
+            db.session.execute(
+                select(VolunteerCard.id, VolunteerCard.user_id).where(VolunteerCard.id.in_(cards))
+            ).all()
+        )
+        if cards
+        else {}
+    )
+    for code in decoded:
+        if code is None or code.kind not in ("volunteer", "card"):
+            user_of.append(None)
+        else:
+            user_of.append(code.ident if code.kind == "volunteer" else card_users.get(code.ident))
+    users = {u for u in user_of if u is not None}
+    signup_of = (
+        dict(
+            db.session.execute(
+                select(Signup.user_id, Signup.id).where(
+                    Signup.shift_id == shift.id,
+                    Signup.user_id.in_(users),
+                    Signup.status != SignupStatus.CANCELLED,
+                )
+            ).all()
+        )
+        if users
+        else {}
+    )
+    keys = []
+    for item, user in zip(scans, user_of, strict=True):
+        given = item.get("signup_id")
+        if given is not None:
+            try:
+                keys.append(max(int(given), 0))
+            except (TypeError, ValueError, OverflowError):
+                keys.append(0)
+        else:
+            keys.append(signup_of.get(user, 0) if user is not None else 0)
+    return keys
 
 
 def _parse_time(value: object) -> datetime | None:

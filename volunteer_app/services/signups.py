@@ -224,8 +224,13 @@ def sign_up(
         status = SignupStatus.WAITLISTED
     if status is None:
         raise ServiceError(_l("This shift is full."))
+    # From here on this request holds the shift row: its place in the queue is now.
     signup = Signup(
-        shift_id=shift.id, user_id=user.id, status=status, queued_at=now, created_at=now
+        shift_id=shift.id,
+        user_id=user.id,
+        status=status,
+        queued_at=queue_time(shift.id, now),
+        created_at=now,
     )
     try:
         with db.session.begin_nested():
@@ -235,9 +240,24 @@ def sign_up(
         # The same volunteer in two requests at once: the unique index keeps one. The
         # caller rolls back, which also returns the place this request claimed.
         raise ServiceError(_l("You have already signed up for this shift.")) from None
+    # Counted under the shift's lock: every sign-up queued before this one has committed
+    # (each held the lock until then) and a fresh statement sees it, even under READ
+    # COMMITTED; none queued after it exists yet. So the number told is the final one.
     position = waitlist_position(signup) if status is SignupStatus.WAITLISTED else None
     notices.signed_up(signup, position, now=now)
     return SignupResult(signup, position)
+
+
+def queue_time(shift_id: int, now: datetime) -> datetime:
+    """The sign-up's place in the shift's queue, taken while the shift row is held: `now`,
+    or just after the latest one queued if a clock read before the lock lags behind it,
+    so that the queue's order (queued_at, id) is the order in which the lock was had."""
+    latest = db.session.scalar(
+        select(func.max(Signup.queued_at)).where(Signup.shift_id == shift_id)
+    )
+    if latest is not None and latest >= now:
+        return latest + timedelta(microseconds=1)
+    return now
 
 
 def waitlist_position(signup: Signup) -> int | None:
@@ -382,7 +402,7 @@ def organiser_add(
         shift_id=shift.id,
         user_id=user.id,
         status=SignupStatus.CONFIRMED,
-        queued_at=now,
+        queued_at=queue_time(shift.id, now),
         created_at=now,
         over_capacity=over,
         source="organiser",

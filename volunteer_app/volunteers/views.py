@@ -13,6 +13,7 @@ from sqlalchemy import select
 from .. import labels
 from ..catalog import AVAILABILITY, CATEGORIES, ID_TYPES, POLITICAL_STATUS, SKILLS
 from ..extensions import db
+from ..hooks import writes
 from ..models import (
     AffiliationHistory,
     Gender,
@@ -236,6 +237,7 @@ def privacy():
 
 
 @bp.route("/me/data")
+@writes
 @login_required
 def my_data():
     data = volunteers.export_data(current_user)
