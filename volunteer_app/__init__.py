@@ -97,6 +97,9 @@ def check_production(app: Flask) -> None:
 
     if clock_shifted():
         problems.append(f"{CLOCK_ENV} is set: it moves the app's clock, for tests only; unset it")
+    from .ratelimits import production_problems
+
+    problems.extend(production_problems(app.config))
     if problems:
         raise UnsafeConfiguration(
             "Refusing to start in production (APP_CONFIG=production; use APP_CONFIG=development "
@@ -123,6 +126,9 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     bootstrap.init_app(app)
+    from .ratelimits import configure as configure_ratelimits
+
+    configure_ratelimits(app)
     limiter.init_app(app)
     configure_hasher(
         app.config["ARGON2_TIME_COST"],
