@@ -159,8 +159,10 @@ def scheduler_run_job_command(name: str) -> None:
 
 def register(app: Flask) -> None:
     from .backup import register as register_backup
+    from .cli_pii import register as register_pii
 
     register_backup(app)
+    register_pii(app)
     app.cli.add_command(seed_cli)
     app.cli.add_command(tallies_cli)
     app.cli.add_command(scheduler_cli)
