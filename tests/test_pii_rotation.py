@@ -5,8 +5,8 @@ run that writes nothing."""
 from __future__ import annotations
 
 import pytest
-from flask_babel import lazy_gettext as _l
 from cryptography.fernet import Fernet
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from volunteer_app.extensions import db
