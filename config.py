@@ -90,6 +90,10 @@ class Config:
     RATELIMIT_CODE_PHONE = os.environ.get("RATELIMIT_CODE_PHONE", "5 per 10 minutes;20 per day")
     RATELIMIT_VERIFY_PHONE = os.environ.get("RATELIMIT_VERIFY_PHONE", "10 per 10 minutes")
 
+    #: SQLite: a scheduler whose lock heartbeat is older than this is taken over (PostgreSQL
+    #: frees its advisory lock the moment the holder's connection dies).
+    SCHEDULER_LEASE_SECONDS = _int("SCHEDULER_LEASE_SECONDS", 90)
+
     #: Repeated no-shows hold a volunteer to the waitlist (Engelsystem's rule).
     NOSHOW_HOLD_COUNT = _int("NOSHOW_HOLD_COUNT", 3)
     NOSHOW_HOLD_WITHIN_DAYS = _int("NOSHOW_HOLD_WITHIN_DAYS", 90)
