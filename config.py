@@ -68,14 +68,34 @@ class Config:
     LOGIN_MAX_FAILURES = _int("LOGIN_MAX_FAILURES", 5)
     LOGIN_LOCK_MINUTES = _int("LOGIN_LOCK_MINUTES", 10)
 
+    #: Rate limits (volunteer_app/ratelimits.py): Redis where more than one process serves.
     RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "")
     RATELIMIT_HEADERS_ENABLED = True
-    RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN", "20 per minute;200 per day")
-    RATELIMIT_REGISTER = os.environ.get("RATELIMIT_REGISTER", "10 per minute;100 per day")
     #: Camera frames one account may send to POST /api/v1/decode (the scanner page sends
     #: one every 0.7 s while its camera runs on a browser without BarcodeDetector).
     RATELIMIT_DECODE = os.environ.get("RATELIMIT_DECODE", "120 per minute;3000 per hour")
+    #: Redis down: per-process memory limits, and any other storage error lets the request
+    #: through (logged and counted); never a 500.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_SWALLOW_ERRORS = True
+    RATELIMIT_REDIS_TIMEOUT = float(os.environ.get("RATELIMIT_REDIS_TIMEOUT", "0.5"))
+    #: Production refuses memory:// with more than one worker unless this is set.
+    RATELIMIT_ALLOW_MEMORY = _bool("RATELIMIT_ALLOW_MEMORY", False)
+    #: Processes serving the app (gunicorn reads it too); the memory:// guard uses it.
+    WEB_CONCURRENCY = _int("WEB_CONCURRENCY", 0)
+    #: Per client address: generous, a registration drive shares one hall's NAT.
+    RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN", "60 per minute;3000 per day")
+    RATELIMIT_REGISTER = os.environ.get("RATELIMIT_REGISTER", "60 per minute;3000 per day")
+    #: Per phone number named by the request (login, asking for a code, checking a code).
+    RATELIMIT_LOGIN_PHONE = os.environ.get("RATELIMIT_LOGIN_PHONE", "10 per minute;50 per day")
+    RATELIMIT_CODE_PHONE = os.environ.get("RATELIMIT_CODE_PHONE", "5 per 10 minutes;20 per day")
+    RATELIMIT_VERIFY_PHONE = os.environ.get("RATELIMIT_VERIFY_PHONE", "10 per 10 minutes")
+
+    #: SQLite: a scheduler whose lock heartbeat is older than this is taken over (PostgreSQL
+    #: frees its advisory lock the moment the holder's connection dies).
+    SCHEDULER_LEASE_SECONDS = _int("SCHEDULER_LEASE_SECONDS", 90)
 
     #: Repeated no-shows hold a volunteer to the waitlist (Engelsystem's rule).
     NOSHOW_HOLD_COUNT = _int("NOSHOW_HOLD_COUNT", 3)

@@ -7,14 +7,14 @@ import html as htmllib
 import io
 import re
 import zipfile
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from flask_babel import force_locale
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 
-from tests.conftest import Auth
+from tests.conftest import Auth, csrf_token
 from volunteer_app.extensions import db
 from volunteer_app.models import (
     AuditLog,
@@ -24,24 +24,17 @@ from volunteer_app.models import (
     Notification,
     PoliticalStatus,
     Role,
+    TempItem,
     User,
     VolunteerProfile,
 )
 from volunteer_app.services import ServiceError, idnumbers, imports, volunteers
-from volunteer_app.timeutil import local_today
+from volunteer_app.timeutil import local_today, utcnow
 from volunteer_app.volunteers.import_views import XLSX
 
 HEADERS = list(imports.HEADERS.values())
 IMPORT = "/volunteers/import"
 CONFIRM = "/volunteers/import/confirm"
-
-
-@pytest.fixture(autouse=True)
-def stash_dir(app, tmp_path):
-    """Uploads waiting for confirmation go to a temporary folder, not instance/."""
-    directory = tmp_path / "imports"
-    app.config["IMPORT_UPLOAD_DIR"] = str(directory)
-    return directory
 
 
 def resident(serial: int, *, male: bool = True, born: date = date(1990, 5, 1)) -> str:
@@ -158,8 +151,9 @@ def errors(page: str) -> list[tuple[int, str, str]]:
     return [(int(n), htmllib.unescape(c), htmllib.unescape(m)) for n, c, m in cells]
 
 
-def stashed(directory) -> list:
-    return list(directory.iterdir()) if directory.exists() else []
+def stashed() -> int:
+    """Uploads waiting for a confirmation (kept in the database, not on a disk)."""
+    return count(TempItem)
 
 
 def count(model) -> int:
@@ -207,20 +201,18 @@ def test_the_template_as_downloaded_passes_the_check(tree, login_as):
 # ---------------------------------------------------------------- the happy path
 
 
-def test_valid_xlsx_of_three_rows_imports_accounts_profiles_and_sms_invitations(
-    tree, login_as, stash_dir
-):
+def test_valid_xlsx_of_three_rows_imports_accounts_profiles_and_sms_invitations(tree, login_as):
     client, importer = organiser(login_as, tree)
     page = upload(client, xlsx(three_rows())).get_data(as_text=True)
     assert errors(page) == []
     assert "137****0001" in page and "13700000001" not in page  # masked in the preview
     token = confirm_token(page)
-    assert token and stashed(stash_dir)
+    assert token and stashed()
 
     response = confirm(client, token)
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/volunteers")
-    assert stashed(stash_dir) == []  # the upload is gone once used
+    assert stashed() == 0  # the upload is gone once used
 
     users = {
         u.phone: u
@@ -306,7 +298,7 @@ def test_a_utf8_csv_with_bom_imports(tree, login_as):
 
 
 def test_one_bad_check_character_imports_nothing_and_the_preview_names_row_and_reason(
-    tree, login_as, stash_dir
+    tree, login_as
 ):
     client, _ = organiser(login_as, tree, lang=None)  # Chinese, the default
     rows = three_rows()
@@ -316,7 +308,7 @@ def test_one_bad_check_character_imports_nothing_and_the_preview_names_row_and_r
     found = errors(page)
     assert found == [(3, "证件号码", "身份证号码校验位不正确，请逐位核对。")]
     assert confirm_token(page) is None
-    assert stashed(stash_dir) == []
+    assert stashed() == 0
     confirm(client, "a" * 32)
     assert count(VolunteerProfile) == 0
     assert count(Notification) == 0
@@ -484,7 +476,7 @@ def test_confirm_with_another_token_than_the_previewed_one_does_nothing(tree, lo
 
 
 def test_confirm_rechecks_and_imports_nothing_when_a_phone_was_registered_meanwhile(
-    tree, login_as, make_user, stash_dir
+    tree, login_as, make_user
 ):
     client, _ = organiser(login_as, tree)
     page = upload(client, xlsx(three_rows())).get_data(as_text=True)
@@ -499,7 +491,7 @@ def test_confirm_rechecks_and_imports_nothing_when_a_phone_was_registered_meanwh
     assert confirm_token(text) is None
     assert count(VolunteerProfile) == 0
     assert count(Notification) == 0
-    assert stashed(stash_dir) == []
+    assert stashed() == 0
     audit = db.session.scalar(select(AuditLog).where(AuditLog.action == "volunteer.import"))
     assert audit.success is False and audit.detail["rows"] == 3
 
@@ -559,11 +551,45 @@ def test_check_reads_rows_without_writing(app, tree, make_user):
     assert count(VolunteerProfile) == 0
 
 
-def test_stashed_uploads_are_read_once(tmp_path):
-    token = imports.stash(tmp_path, b"data")
-    assert imports.take(tmp_path, "../" + token) is None
-    assert imports.take(tmp_path, token) == b"data"
-    assert imports.take(tmp_path, token) is None
+def test_stashed_uploads_are_read_once_by_their_owner_only(tree, make_user):
+    owner, other = make_user(Role.ORGANISER, tree.town_a), make_user(Role.ORGANISER, tree.town_a)
+    now = utcnow()
+    token = imports.stash(owner, b"data", now=now)
+    db.session.commit()
+    assert imports.take(owner, "../" + token, now=now) is None
+    assert imports.take(other, token, now=now) is None
+    assert imports.take(owner, token, now=now) == b"data"
+    assert imports.take(owner, token, now=now) is None
+
+
+def test_a_stashed_upload_expires(tree, make_user):
+    owner = make_user(Role.ORGANISER, tree.town_a)
+    now = utcnow()
+    token = imports.stash(owner, b"data", now=now)
+    later = now + timedelta(seconds=imports.STASH_SECONDS + 1)
+    assert imports.take(owner, token, now=later) is None
+    imports.stash(owner, b"new", now=later)  # every stash purges the expired ones
+    assert db.session.scalar(select(func.count()).select_from(TempItem)) == 1
+
+
+def test_an_upload_previewed_on_one_instance_is_confirmed_on_another(tree, login_as, app):
+    """Two app objects (two instances) on one database share nothing but the database and
+    the secret: the preview stashes the upload in the database, not on a local disk."""
+    from config import TestingConfig
+    from tests.conftest import FreshContextClient
+    from volunteer_app import create_app
+
+    client, _ = organiser(login_as, tree)
+    token = confirm_token(upload(client, xlsx(three_rows())).get_data(as_text=True))
+    assert token and stashed() == 1
+    other = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"])
+    other.test_client_class = FreshContextClient
+    second = other.test_client()
+    second.set_cookie("session", client.get_cookie("session").value)
+    csrf = csrf_token(second, IMPORT)
+    response = second.post(CONFIRM, data={"csrf_token": csrf, "token": token})
+    assert response.status_code == 302, response.get_data(as_text=True)[:300]
+    assert count(VolunteerProfile) == 3
 
 
 def test_an_xlsx_that_unpacks_to_too_much_is_refused(app):

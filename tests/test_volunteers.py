@@ -232,8 +232,8 @@ def test_a_volunteer_downloads_all_their_data(tree, login_as):
     response = client.get("/me/data?format=json")
     assert response.headers["Content-Disposition"].startswith("attachment")
     data = json.loads(response.get_data(as_text=True))
-    assert data["profile"]["id_number"] == ADULT_ID
-    assert data["account"]["phone"] == user.phone
+    assert data["志愿者档案"]["证件号码"] == ADULT_ID  # labelled in Chinese
+    assert data["账号"]["手机号"] == user.phone
     assert "张三" in client.get("/me/data").get_data(as_text=True)
 
 

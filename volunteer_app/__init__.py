@@ -108,6 +108,9 @@ def check_production(app: Flask) -> None:
         app.logger.warning(
             "PUBLIC_BASE_URL is not set: links in SMS and e-mail will not be absolute"
         )
+    from .ratelimits import production_problems
+
+    problems.extend(production_problems(app.config))
     if problems:
         raise UnsafeConfiguration(
             "Refusing to start in production (APP_CONFIG=production; use APP_CONFIG=development "
@@ -134,6 +137,9 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     bootstrap.init_app(app)
+    from .ratelimits import configure as configure_ratelimits
+
+    configure_ratelimits(app)
     limiter.init_app(app)
     configure_hasher(
         app.config["ARGON2_TIME_COST"],

@@ -115,14 +115,22 @@ scheduler_cli = AppGroup("scheduler", help="The background job scheduler.")
 @scheduler_cli.command("run")
 @click.option("--max-seconds", type=float, default=None, help="Stop after this long (tests).")
 @click.option("--scale", type=float, default=1.0, help="Multiply job intervals (tests).")
-def scheduler_run_command(max_seconds: float | None, scale: float) -> None:
+@click.option(
+    "--poll-seconds", type=float, default=10.0, help="How often a standby asks for the lock."
+)
+def scheduler_run_command(max_seconds: float | None, scale: float, poll_seconds: float) -> None:
     """Run the jobs (one scheduler at a time; a second one stands by)."""
     import logging
 
     from .scheduler import run
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    run(current_app._get_current_object(), max_seconds=max_seconds, scale=scale)
+    run(
+        current_app._get_current_object(),
+        max_seconds=max_seconds,
+        scale=scale,
+        poll_seconds=poll_seconds,
+    )
 
 
 @scheduler_cli.command("status")
@@ -160,9 +168,11 @@ def scheduler_run_job_command(name: str) -> None:
 def register(app: Flask) -> None:
     from .backup import register as register_backup
     from .cli_people import register as register_people
+    from .cli_pii import register as register_pii
 
     register_backup(app)
     register_people(app)
+    register_pii(app)
     app.cli.add_command(seed_cli)
     app.cli.add_command(tallies_cli)
     app.cli.add_command(scheduler_cli)

@@ -40,13 +40,13 @@ def owner_id() -> str:
 # ---------------------------------------------------------------- the lock
 
 
-def try_lock_sqlite(owner: str, now: datetime) -> bool:
+def try_lock_sqlite(owner: str, now: datetime, stale_after: timedelta = STALE_AFTER) -> bool:
     """Take (or keep) the lock row if it is free, ours, or its holder stopped beating."""
     begin_write()
     row = db.session.get(SchedulerLock, LOCK_NAME)
     if row is None:
         db.session.add(SchedulerLock(name=LOCK_NAME, owner=owner, heartbeat_at=now))
-    elif row.owner == owner or row.heartbeat_at < now - STALE_AFTER:
+    elif row.owner == owner or row.heartbeat_at < now - stale_after:
         row.owner, row.heartbeat_at = owner, now
     else:
         db.session.rollback()
@@ -156,8 +156,9 @@ def build(app: Flask, *, scale: float = 1.0) -> BlockingScheduler:
             next_run_time=first,
         )
     if engine.dialect.name == "sqlite":
+        every = min(HEARTBEAT_SECONDS, max(_lease(app).total_seconds() / 4, 0.5))
         scheduler.add_job(
-            heartbeat, "interval", seconds=HEARTBEAT_SECONDS, id="heartbeat", replace_existing=True
+            heartbeat, "interval", seconds=every, id="heartbeat", replace_existing=True
         )
     return scheduler
 
@@ -176,6 +177,11 @@ def _ensure_job_table(engine: Engine, attempts: int = 5) -> None:
             time.sleep(1 + attempt)
 
 
+def _lease(app: Flask) -> timedelta:
+    """How long a silent SQLite lock holder keeps the lock (SCHEDULER_LEASE_SECONDS)."""
+    return timedelta(seconds=float(app.config.get("SCHEDULER_LEASE_SECONDS") or 90))
+
+
 def run(
     app: Flask, *, max_seconds: float | None = None, scale: float = 1.0, poll_seconds: float = 10
 ) -> None:
@@ -192,7 +198,7 @@ def run(
                     got = try_lock_postgres(pg_connection)
                     pg_connection.commit()
                 else:
-                    got = try_lock_sqlite(owner, utcnow())
+                    got = try_lock_sqlite(owner, utcnow(), _lease(app))
                 db.session.remove()
             if got:
                 break

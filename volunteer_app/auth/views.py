@@ -11,6 +11,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from ..extensions import db, limiter
 from ..i18n import LANG_COOKIE, LARGE_TEXT_COOKIE, select_locale
 from ..models import CodePurpose
+from ..ratelimits import form_phone_key, limit, session_phone_key
 from ..services import ServiceError, accounts, audit, notify, sms
 from ..timeutil import utcnow
 from . import bp
@@ -69,6 +70,9 @@ def _send_code(purpose: CodePurpose, form: PhoneForm, session_key: str):
 
 @bp.route("/register", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["RATELIMIT_REGISTER"], methods=["POST"])
+@limiter.shared_limit(
+    limit("RATELIMIT_CODE_PHONE"), "sms-code", key_func=form_phone_key, methods=["POST"]
+)
 def register():
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
@@ -82,6 +86,9 @@ def register():
 
 @bp.route("/register/verify", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["RATELIMIT_REGISTER"], methods=["POST"])
+@limiter.limit(
+    limit("RATELIMIT_VERIFY_PHONE"), key_func=session_phone_key("register"), methods=["POST"]
+)
 def register_verify():
     phone = session.get("register")
     if not phone:
@@ -117,6 +124,9 @@ def register_verify():
 
 @bp.route("/reset", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["RATELIMIT_REGISTER"], methods=["POST"])
+@limiter.shared_limit(
+    limit("RATELIMIT_CODE_PHONE"), "sms-code", key_func=form_phone_key, methods=["POST"]
+)
 def reset():
     form = PhoneForm()
     if form.validate_on_submit():
@@ -128,6 +138,9 @@ def reset():
 
 @bp.route("/reset/verify", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"], methods=["POST"])
+@limiter.limit(
+    limit("RATELIMIT_VERIFY_PHONE"), key_func=session_phone_key("reset"), methods=["POST"]
+)
 def reset_verify():
     phone = session.get("reset")
     if not phone:
@@ -150,6 +163,7 @@ def reset_verify():
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"], methods=["POST"])
+@limiter.limit(limit("RATELIMIT_LOGIN_PHONE"), key_func=form_phone_key, methods=["POST"])
 def login():
     if current_user.is_authenticated:
         return redirect(safe_next())

@@ -28,6 +28,7 @@ from .jobs import JobRun, SchedulerLock
 from .notify import Channel, CodePurpose, DeliveryStatus, Notification, SmsCode
 from .orgs import CHILD_LEVELS, LEVEL_KIND, OrgKind, OrgLevel, OrgUnit
 from .people import STAFF_ROLES, LoginThrottle, Role, RoleGrant, User
+from .tempstate import TempItem
 from .volunteers import (
     AffiliationHistory,
     Gender,
@@ -84,6 +85,7 @@ __all__ = [
     "TallyRegistration",
     "TallyServed",
     "TeamMembership",
+    "TempItem",
     "TrainingRecord",
     "User",
     "Visibility",

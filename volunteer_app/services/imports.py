@@ -10,15 +10,12 @@ from __future__ import annotations
 import csv
 import io
 import re
-import secrets
-import time
 import unicodedata
 import zipfile
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from pathlib import Path
+from datetime import date, datetime, timedelta
 
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
@@ -41,7 +38,7 @@ from ..models import (
     User,
     VolunteerProfile,
 )
-from . import ServiceError, audit, identifiers, idnumbers, notify, pii, volunteers
+from . import ServiceError, audit, identifiers, idnumbers, notify, pii, tempstore, volunteers
 from .accounts import PHONE_RE, normalise_phone, phone_problem
 from .scope import covers, grant_nodes, path_filter
 
@@ -862,42 +859,23 @@ def refused(importer: User, *, ip: str | None, rows: int, reason: str) -> None:
 
 # ---------------------------------------------------------------- between preview and confirm
 
-_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+#: What a stashed upload is called in the temporary store (services/tempstore.py).
+STASH_KIND = "import"
 
 
-def stash(directory: Path, data: bytes) -> str:
-    """Keep an upload until its confirmation; returns the token naming it."""
-    directory.mkdir(parents=True, exist_ok=True)
-    cutoff = time.time() - STASH_SECONDS
-    for old in directory.glob("*.upload"):
-        try:
-            if old.stat().st_mtime < cutoff:
-                old.unlink()
-        except FileNotFoundError:
-            pass
-    token = secrets.token_urlsafe(24)
-    path = directory / f"{token}.upload"
-    path.write_bytes(data)
-    path.chmod(0o600)
-    return token
+def stash(owner: User, data: bytes, *, now: datetime) -> str:
+    """Keep an upload until its confirmation, in the database so that any instance can
+    confirm it; returns the token naming it (the caller commits)."""
+    return tempstore.put(owner, STASH_KIND, data, now=now, ttl=timedelta(seconds=STASH_SECONDS))
 
 
-def take(directory: Path, token: str | None) -> bytes | None:
-    """The stashed upload, removed as it is read; None when there is none."""
-    if not token or not _TOKEN_RE.match(token):
-        return None
-    path = directory / f"{token}.upload"
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    path.unlink(missing_ok=True)
-    return data
+def take(owner: User, token: str | None, *, now: datetime) -> bytes | None:
+    """The owner's stashed upload, removed as it is read; None when there is none."""
+    return tempstore.take(owner, STASH_KIND, token, now=now)
 
 
-def discard(directory: Path, token: str | None) -> None:
-    if token and _TOKEN_RE.match(token):
-        (directory / f"{token}.upload").unlink(missing_ok=True)
+def discard(owner: User, token: str | None) -> None:
+    tempstore.discard(owner, STASH_KIND, token)
 
 
 # ---------------------------------------------------------------- the template

@@ -7,7 +7,7 @@ import hashlib
 import hmac
 from functools import lru_cache
 
-from cryptography.fernet import Fernet, MultiFernet
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app
 
 
@@ -55,3 +55,22 @@ def keyed_hash(value: str, purpose: str = "id") -> str:
     that adding a new encryption key in front does not change existing hashes."""
     key = _hash_key(_keys()[-1], purpose)
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+
+def rotate(token: str) -> str:
+    """The ciphertext re-encrypted under the first key (read with any listed key)."""
+    return _fernet().rotate(token.encode()).decode()
+
+
+def is_current(token: str) -> bool:
+    """Whether the ciphertext was made with the first (current) key."""
+    try:
+        _first_fernet(_keys()[0]).decrypt(token.encode())
+    except InvalidToken:
+        return False
+    return True
+
+
+@lru_cache(maxsize=8)
+def _first_fernet(key: str) -> Fernet:
+    return Fernet(key)

@@ -326,106 +326,17 @@ def is_complete(profile: VolunteerProfile | None, today: date) -> bool:
 
 
 def export_data(user: User) -> dict:
-    """Everything held about the volunteer, readable (PIPL Art 45)."""
-    profile = db.session.get(VolunteerProfile, user.id)
-    memberships = db.session.scalars(
-        select(TeamMembership).where(TeamMembership.user_id == user.id)
-    ).all()
-    history = db.session.scalars(
-        select(AffiliationHistory)
-        .where(AffiliationHistory.user_id == user.id)
-        .order_by(AffiliationHistory.valid_from)
-    ).all()
-    data: dict = {
-        "account": {
-            "phone": user.phone,
-            "created_at": user.created_at.isoformat(),
-            "last_login_at": user.last_login_at.isoformat() if user.last_login_at else None,
-            "language": user.locale,
-            "large_text": user.large_text,
-            "roles": [{"role": g.role.value, "unit": g.org_unit.name} for g in user.grants],
-        },
-        "profile": None,
-        "affiliation_history": [
-            {
-                "community": h.community.name if h.community else None,
-                "party_branch": h.branch.name if h.branch else None,
-                "from": h.valid_from.isoformat(),
-                "to": h.valid_to.isoformat() if h.valid_to else None,
-            }
-            for h in history
-        ],
-        "teams": [
-            {
-                "team": m.team.name,
-                "status": m.status.value,
-                "requested_at": m.requested_at.isoformat(),
-            }
-            for m in memberships
-        ],
-    }
-    if profile is not None:
-        data["profile"] = {
-            "real_name": profile.real_name,
-            "id_type": profile.id_type.value if profile.id_type else None,
-            "id_number": id_number_of(profile),
-            "gender": profile.gender.value if profile.gender else None,
-            "birth_date": profile.birth_date.isoformat() if profile.birth_date else None,
-            "community": profile.community.name if profile.community else None,
-            "political_status": profile.political_status.value
-            if profile.political_status
-            else None,
-            "party_branch": profile.branch.name if profile.branch else None,
-            "skills": profile.skills,
-            "service_categories": profile.service_categories,
-            "availability": profile.availability,
-            "emergency_contact": {"name": profile.emergency_name, "phone": profile.emergency_phone},
-            "guardian": {
-                "name": profile.guardian_name,
-                "phone": profile.guardian_phone,
-                "consented_at": profile.guardian_consented_at.isoformat()
-                if profile.guardian_consented_at
-                else None,
-            },
-            "privacy_notice_version": profile.privacy_version,
-            "consented_at": profile.consented_at.isoformat() if profile.consented_at else None,
-        }
-    return data
+    """Everything held about the volunteer (services/privacy.py)."""
+    from .privacy import export_data as export
+
+    return export(user)
 
 
 def delete_account(user: User, *, now: datetime, ip: str | None = None) -> None:
-    """Erase the personal fields and close the account. Service records and the audit log
-    keep the (now anonymous) account id, so tallies and history do not change."""
-    profile = db.session.get(VolunteerProfile, user.id)
-    if profile is not None:
-        for column in (
-            "real_name",
-            "id_type",
-            "id_number_encrypted",
-            "id_hash",
-            "id_masked",
-            "gender",
-            "birth_date",
-            "emergency_name",
-            "emergency_phone",
-            "guardian_name",
-            "guardian_phone",
-        ):
-            setattr(profile, column, None)
-        profile.skills, profile.service_categories, profile.availability = [], [], []
-    for membership in db.session.scalars(
-        select(TeamMembership).where(TeamMembership.user_id == user.id)
-    ):
-        membership.status = MembershipStatus.LEFT
-    for grant in list(user.grants):
-        db.session.delete(grant)
-    audit.record("account.delete", actor=user, ip=ip, obj=user)
-    user.phone = f"d{user.id}"[:11]
-    user.display_name = ""
-    user.password_hash = "!"  # noqa: S105 - matches no password
-    user.active = False
-    user.deleted_at = now
-    db.session.flush()
+    """Erase the personal data and close the account (services/privacy.py)."""
+    from .privacy import delete_account as erase
+
+    erase(user, now=now, ip=ip)
 
 
 # ---------------------------------------------------------------- organisers' view

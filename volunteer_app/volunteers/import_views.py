@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import hmac
 import io
-from pathlib import Path
 
 from flask import (
-    current_app,
     flash,
     redirect,
     render_template,
@@ -40,15 +38,10 @@ class ConfirmImportForm(FlaskForm):
     submit = SubmitField(_l("Import these volunteers"))
 
 
-def _stash_dir() -> Path:
-    configured = current_app.config.get("IMPORT_UPLOAD_DIR")
-    return Path(configured) if configured else Path(current_app.instance_path) / "imports"
-
-
 def _drop_pending() -> None:
     pending = session.pop(PENDING, None)
     if pending:
-        imports.discard(_stash_dir(), pending.get("token"))
+        imports.discard(current_user, pending.get("token"))
 
 
 def _page(form: ImportForm, checked=None, confirm: ConfirmImportForm | None = None):
@@ -73,13 +66,15 @@ def import_roster():
     try:
         checked = imports.check(data, current_user, today=local_today())
     except ServiceError as error:
+        db.session.commit()  # the dropped previous upload
         form.form_errors.extend(error.messages)
         return _page(form)
     confirm = None
     if checked.ok:
-        token = imports.stash(_stash_dir(), data)
+        token = imports.stash(current_user, data, now=utcnow())
         session[PENDING] = {"token": token, "user": current_user.id}
         confirm = ConfirmImportForm(formdata=None, token=token)
+    db.session.commit()  # the stash (and the dropped previous one)
     return _page(form, checked, confirm)
 
 
@@ -102,7 +97,7 @@ def import_confirm():
     confirm = ConfirmImportForm()
     pending = session.pop(PENDING, None) or {}
     token = pending.get("token")
-    data = imports.take(_stash_dir(), token)
+    data = imports.take(current_user, token, now=utcnow())
     sent = confirm.token.data or ""
     if (
         data is None

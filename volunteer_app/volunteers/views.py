@@ -27,6 +27,7 @@ from ..models import (
 )
 from ..services import ServiceError, audit, teams, volunteers
 from ..services.passwords import verify_password
+from ..services.privacy import labelled
 from ..timeutil import local_today, utcnow
 from . import bp
 from .forms import (
@@ -240,7 +241,7 @@ def privacy():
 @writes
 @login_required
 def my_data():
-    data = volunteers.export_data(current_user)
+    data = labelled(volunteers.export_data(current_user))
     audit.record("pii.self_export", actor=current_user, ip=request.remote_addr, obj=current_user)
     db.session.commit()
     if request.args.get("format") == "json":
