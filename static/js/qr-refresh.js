@@ -6,7 +6,8 @@
     var base = img.getAttribute("src").split("?")[0];
     var extra = img.getAttribute("src").indexOf("?") >= 0 ? img.getAttribute("src").split("?")[1] + "&" : "";
     function refresh() {
-      if (document.visibilityState === "hidden") { return; }
+      // The phone draws its own code (my-code.js): the server's image is not needed.
+      if (document.visibilityState === "hidden" || img.hasAttribute("data-local-code")) { return; }
       img.setAttribute("src", base + "?" + extra + "t=" + Date.now());
     }
     // A little before each window ends, and at once when the page comes back into view.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import datetime
 
 from flask import abort, jsonify, request
 from flask_babel import gettext as _
@@ -12,7 +13,7 @@ from sqlalchemy import select
 from ..checkin.views import policy
 from ..extensions import db
 from ..models import Attendance, Shift, Signup, SignupStatus, VolunteerCard
-from ..services import ServiceError, accounts, checkin, qr
+from ..services import ServiceError, accounts, checkin, devicecodes, qr
 from ..services.database import commit_and_keep
 from ..timeutil import utcnow
 from . import bp
@@ -88,8 +89,16 @@ def roster(shift_id: int):
         roster=roster_rows,
         # Offline the page can read a code's kind and id (not check its signature): it
         # matches them here and the server checks each one when the queue is synced.
-        offline={"users": by_user, "cards": {str(c): u for c, u in cards.items()}},
+        offline={
+            "users": by_user,
+            "cards": {str(c): u for c, u in cards.items()},
+            # Phone codes (services/devicecodes.py): the day keys of the shift's days only.
+            "devices": devicecodes.day_keys_for(list(by_user), start, end),
+            "step": devicecodes.STEP,
+            "tolerance": devicecodes.TOLERANCE,
+        },
         rotate_seconds=qr.ROTATE,
+        now=int((utcnow() - datetime(1970, 1, 1)).total_seconds() * 1000),
     )
 
 

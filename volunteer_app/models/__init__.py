@@ -1,6 +1,6 @@
 """Every model module is imported here so Alembic autogenerate sees all tables."""
 
-from .attendance import Attendance, ScanLog, ScanMethod, VolunteerCard
+from .attendance import Attendance, CodeUse, DeviceKey, ScanLog, ScanMethod, VolunteerCard
 from .audit import AuditLog
 from .events import (
     PLACE_STATUSES,
@@ -47,7 +47,9 @@ __all__ = [
     "AuditLog",
     "Channel",
     "CodePurpose",
+    "CodeUse",
     "CorrectionRequest",
+    "DeviceKey",
     "Event",
     "EventStatus",
     "Gender",
