@@ -280,3 +280,45 @@ def test_typed_card_number_of_someone_not_signed_up_is_refused(site, make_volunt
     db.session.commit()
     result = checkin.scan(lead, token=card.number, shift=shift, now=utcnow())
     assert (result.ok, result.code) == (False, "not_signed_up")
+
+
+# ---------------------------------------------------------------- A4 card sheets
+
+
+def test_card_sheet_issues_missing_cards_for_the_elderly_of_a_community(
+    login_as, tree, make_volunteer
+):
+    from datetime import date
+
+    from tests.conftest import csrf_token
+
+    old = [make_volunteer(tree.community_a1, birth=date(1940 + i, 5, 1)) for i in range(9)]
+    young = make_volunteer(tree.community_a1, birth=date(1995, 5, 1))
+    elsewhere = make_volunteer(tree.community_b1, birth=date(1940, 5, 1))
+    client, _organiser = login_as(Role.ORGANISER, tree.community_a1)
+    url = f"/checkin/cards/nodes/{tree.community_a1.id}?min_age=70"
+    page = client.get(url)
+    assert page.status_code == 200
+    assert "9" in page.get_data(as_text=True)
+    answer = client.post(url, data={"csrf_token": csrf_token(client, url)})
+    assert answer.status_code == 302
+    holders = set(
+        db.session.scalars(select(VolunteerCard.user_id).where(VolunteerCard.revoked_at.is_(None)))
+    )
+    assert holders == {v.id for v in old}
+    sheet = client.get(url).get_data(as_text=True)
+    assert sheet.count('data-testid="print-card"') == 9
+    assert sheet.count('data-testid="card-sheet"') == 2  # 8 on the first A4 sheet, 1 on the next
+    assert re.search(r"JM\d{7}", sheet)
+    assert young.id not in holders and elsewhere.id not in holders
+    # Issuing again changes nothing: everyone has a card already.
+    client.post(url, data={"csrf_token": csrf_token(client, url)})
+    assert db.session.scalar(select(func.count()).select_from(VolunteerCard)) == 9
+
+
+def test_card_sheet_of_another_scope_answers_404(login_as, tree, make_volunteer):
+    make_volunteer(tree.community_b1)
+    client, _organiser = login_as(Role.ORGANISER, tree.community_a1)
+    assert client.get(f"/checkin/cards/nodes/{tree.community_b1.id}").status_code == 404
+    lead_client, _lead = login_as(Role.LEAD, tree.community_a1)
+    assert lead_client.get(f"/checkin/cards/nodes/{tree.community_a1.id}").status_code == 403

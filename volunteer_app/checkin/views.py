@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime, timedelta
 
 from flask import (
@@ -24,6 +25,7 @@ from ..extensions import db
 from ..hooks import CONTENT_SECURITY_POLICY
 from ..models import (
     Attendance,
+    OrgUnit,
     Role,
     Shift,
     Signup,
@@ -31,9 +33,19 @@ from ..models import (
     User,
     VolunteerCard,
 )
-from ..permissions import role_required
-from ..services import ServiceError, accounts, audit, checkin, devicecodes, qr, volunteers
-from ..timeutil import from_local, to_local, utcnow
+from ..permissions import load_in_scope, role_required
+from ..query import arg_int
+from ..services import (
+    ServiceError,
+    accounts,
+    audit,
+    cards,
+    checkin,
+    devicecodes,
+    qr,
+    volunteers,
+)
+from ..timeutil import from_local, local_today, to_local, utcnow
 from . import bp
 
 
@@ -346,3 +358,35 @@ def card_svg(user_id: int):
     if card is None:
         abort(404)
     return _svg(url_for("checkin.scan_code", token=qr.card_token(card.id), _external=True))
+
+
+@bp.route("/checkin/cards/nodes/<int:node_id>", methods=["GET", "POST"])
+@role_required(Role.ORGANISER)
+def card_sheet(node_id: int):
+    """A4 sheets of cards for a community's volunteers (e.g. its elderly residents without a
+    smartphone): issue the missing cards, then print."""
+    node = load_in_scope(OrgUnit, node_id, [Role.ORGANISER])
+    min_age = arg_int("min_age", None, low=1, high=120)
+    holders = cards.community_holders(current_user, node, today=local_today(), min_age=min_age)
+    if request.method == "POST":
+        n = cards.issue_missing(current_user, holders, now=utcnow(), ip=request.remote_addr)
+        db.session.commit()
+        flash(_("%(n)d cards issued.", n=n), "success")
+        return redirect(url_for("checkin.card_sheet", node_id=node.id, min_age=min_age))
+    printed = [h for h in holders if h.card is not None]
+    codes = {
+        h.card.id: base64.b64encode(
+            qr.svg(url_for("checkin.scan_code", token=qr.card_token(h.card.id), _external=True))
+        ).decode()
+        for h in printed
+    }
+    sheets = [printed[i : i + cards.PER_SHEET] for i in range(0, len(printed), cards.PER_SHEET)]
+    return render_template(
+        "checkin/card_sheet.html",
+        node=node,
+        min_age=min_age,
+        holders=holders,
+        missing=sum(1 for h in holders if h.card is None),
+        sheets=sheets,
+        codes=codes,
+    )
