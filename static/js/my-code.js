@@ -12,7 +12,14 @@
   if (!box || !img) { return; }
   var data = box.dataset;
   var subtle = window.crypto && window.crypto.subtle;
-  if (!subtle || typeof window.qrcode !== "function" || !window.TextEncoder) { return; }
+
+  // The server's rotating image (qr-refresh.js renews it): only when the phone cannot draw.
+  function useServer() {
+    box.setAttribute("data-source", "server");
+    if (!img.getAttribute("src")) { img.src = img.getAttribute("data-server-src"); }
+  }
+
+  if (!subtle || typeof window.qrcode !== "function" || !window.TextEncoder) { useServer(); return; }
 
   var KEY = "vf.code." + data.user;
   var STEP_MS = (parseInt(data.step, 10) || 30) * 1000;
@@ -120,9 +127,9 @@
   if (device) {
     start();
   } else if (navigator.onLine !== false && fresh) {
-    fetchDevice().then(start, function () { box.setAttribute("data-source", "server"); });
+    fetchDevice().then(start, useServer);
   } else {
-    box.setAttribute("data-source", "none");
+    useServer();
     if (status) { status.textContent = data.msgNeedsSignal; }
   }
 })();
