@@ -133,6 +133,10 @@ class Config:
     HSTS = _bool("HSTS", False)
     DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "Volunteer2026")
 
+    #: The app compresses its responses (Brotli or gzip); behind a proxy that compresses,
+    #: APP_COMPRESS=0 leaves it to the proxy (docs/deploy.md).
+    APP_COMPRESS = _bool("APP_COMPRESS", True)
+
     #: Notification channels
     #: (volunteer_app/services/channels.py)
     #: E-mail over SMTP; without MAIL_SERVER e-mail is off and such rows fail visibly.

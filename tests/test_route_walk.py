@@ -183,6 +183,8 @@ EXPECT: dict[str, dict[str, tuple]] = {
     # ------------------------------------------------------------ check-in
     "checkin.my_qr": {"GET": MINE},
     "checkin.my_qr_svg": {"GET": MINE},
+    "checkin.my_qr_device": {"GET": NOT_ALLOWED, "POST": signed_in(200)},  # a phone secret
+    "checkin.my_qr_revoke": {"GET": NOT_ALLOWED, "POST": signed_in(R)},
     "checkin.scan_code": {"GET": PUBLIC},  # anonymous: what the code is; others: a result
     "checkin.site_code": {"GET": MINE},
     "checkin.index": {"GET": LEAD_PAGE},
@@ -195,6 +197,12 @@ EXPECT: dict[str, dict[str, tuple]] = {
     },
     "checkin.card": {"GET": ORG_OBJECT, "POST": ORG_OBJECT_POST_BACK},
     "checkin.card_svg": {"GET": ORG_OBJECT},
+    "checkin.card_sheet": {"GET": ORG_OBJECT, "POST": ORG_OBJECT_POST_BACK},
+    # ------------------------------------------------------------ working offline
+    "offline.manifest": {"GET": PUBLIC},
+    "offline.service_worker": {"GET": PUBLIC},
+    "offline.page": {"GET": PUBLIC},
+    "offline.start": {"GET": every(R)},
     # ------------------------------------------------------------ scanner API
     "api.roster": {"GET": API_LEAD_OBJECT},
     "api.counts": {"GET": API_LEAD_OBJECT},

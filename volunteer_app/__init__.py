@@ -34,6 +34,7 @@ def create_app(config: type[Config] | None = None, **overrides: Any) -> Flask:
         hops = int(app.config["PROXY_FIX"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     register_extensions(app)
+    register_assets(app)
     register_converters(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -164,6 +165,12 @@ def register_extensions(app: Flask) -> None:
         return user if user is not None and user.active else None
 
 
+def register_assets(app: Flask) -> None:
+    from .assets import register
+
+    register(app)
+
+
 def register_converters(app: Flask) -> None:
     """`<int:…>` in URLs stops at the largest id a database column holds, so an absurd id
     is a plain 404 instead of an overflow inside the database driver."""
@@ -187,6 +194,7 @@ def register_blueprints(app: Flask) -> None:
     from .hours import bp as hours_bp
     from .main import bp as main_bp
     from .notifications import bp as notifications_bp
+    from .offline import bp as offline_bp
     from .organise import bp as organise_bp
     from .tallies import bp as tallies_bp
     from .volunteers import bp as volunteers_bp
@@ -200,6 +208,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(hours_bp)
     app.register_blueprint(exchange_bp)
     app.register_blueprint(notifications_bp)
+    app.register_blueprint(offline_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(tallies_bp, url_prefix="/tallies")
     app.register_blueprint(organise_bp, url_prefix="/organise")

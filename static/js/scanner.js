@@ -315,6 +315,7 @@
         }
       });
       state.roster = fresh;
+      offlineCodes();
       saveRoster();
       renderCounts(state.queue.length ? localCounts() : fresh.counts);
       renderLists();
@@ -324,6 +325,11 @@
       root.setAttribute("data-roster", state.roster ? "cached" : "none");
       return false;
     });
+  }
+
+  // Phone codes checked with no signal (offline-codes.js), from the roster's day keys.
+  function offlineCodes() {
+    if (window.VFOfflineCodes && state.roster) { window.VFOfflineCodes.update(state.roster); }
   }
 
   function queuedFor(signupId) {
@@ -431,6 +437,8 @@
     var userId = null;
     if (head.charAt(0) === "v") { userId = ident; }
     if (head.charAt(0) === "c") { userId = (offline.cards || {})[String(ident)]; }
+    if (head.charAt(0) === "t") { userId = phoneCodeUser(item.token); }
+    if (cardNumber(item.token)) { userId = (offline.cards || {})[String(parseInt(item.token.slice(2), 10))]; }
     if (userId === null || userId === undefined || isNaN(userId)) { return null; }
     var signupId = (offline.users || {})[String(userId)];
     return signupId ? rowBy("signup_id", signupId) : null;
@@ -640,10 +648,23 @@
 
   // ------------------------------------------------------------ codes
 
+  // A phone code's volunteer if it is current and genuine (checked on this phone), else null.
+  function phoneCodeUser(token) {
+    return window.VFOfflineCodes ? window.VFOfflineCodes.userFor(token) : null;
+  }
+
+  // The number printed on a card ("JM0000001"), typed or read by a handheld scanner from
+  // the card's barcode: normalised (any case, spaces and dashes dropped), else "".
+  function cardNumber(text) {
+    var compact = String(text || "").replace(/[\s-]/g, "").toUpperCase();
+    return /^JM\d{7,10}$/.test(compact) ? compact : "";
+  }
+
   // A QR holds https://host/q/<token>; a handheld scanner types that URL or the token.
   function tokenFrom(text) {
     text = String(text || "").trim();
     if (!text) { return ""; }
+    if (cardNumber(text)) { return cardNumber(text); }
     var match = text.match(/\/q\/([^\/?#\s]+)/);
     if (match) {
       try { return decodeURIComponent(match[1]); } catch (e) { return match[1]; }
@@ -703,15 +724,22 @@
       });
   }
 
+  // No BarcodeDetector: the WebAssembly decoder on the phone (decoder.js); the server's
+  // decoder only when that cannot load.
+  function deviceDecoder() {
+    if (!window.VFDecoder) { return Promise.resolve(null); }
+    return window.VFDecoder.create(data.decoderScript, data.decoderWasm);
+  }
+
   function makeDetector() {
-    if (!("BarcodeDetector" in window)) { return Promise.resolve(null); }
+    if (!("BarcodeDetector" in window)) { return deviceDecoder(); }
     var supported = window.BarcodeDetector.getSupportedFormats
       ? window.BarcodeDetector.getSupportedFormats()
       : Promise.resolve(["qr_code"]);
     return supported.then(function (formats) {
-      if (formats.indexOf("qr_code") < 0) { return null; }
+      if (formats.indexOf("qr_code") < 0) { return deviceDecoder(); }
       return new window.BarcodeDetector({ formats: ["qr_code"] });
-    }).catch(function () { return null; });
+    }).catch(function () { return deviceDecoder(); });
   }
 
   function schedule() {
@@ -887,6 +915,7 @@
   });
   renderRecent();
   if (state.roster) {
+    offlineCodes();
     renderCounts(state.queue.length ? localCounts() : state.roster.counts);
     renderLists();
     root.setAttribute("data-roster", "cached");

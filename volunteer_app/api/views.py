@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-import time
+from datetime import datetime
 
 from flask import abort, current_app, jsonify, request
 from flask_babel import gettext as _
@@ -14,7 +14,7 @@ from ..checkin.views import policy
 from ..extensions import db, limiter
 from ..models import Attendance, Role, Shift, Signup, SignupStatus, VolunteerCard
 from ..permissions import role_required
-from ..services import ServiceError, accounts, checkin, qr
+from ..services import ServiceError, accounts, checkin, devicecodes, qr
 from ..services.database import commit_and_keep
 from ..timeutil import utcnow
 from . import bp
@@ -90,15 +90,23 @@ def roster(shift_id: int):
         roster=roster_rows,
         # Offline the page can read a code's kind and id (not check its signature): it
         # matches them here and the server checks each one when the queue is synced.
-        offline={"users": by_user, "cards": {str(c): u for c, u in cards.items()}},
+        offline={
+            "users": by_user,
+            "cards": {str(c): u for c, u in cards.items()},
+            # Phone codes (services/devicecodes.py): the day keys of the shift's days only.
+            "devices": devicecodes.day_keys_for(list(by_user), start, end),
+            "step": devicecodes.STEP,
+            "tolerance": devicecodes.TOLERANCE,
+        },
         rotate_seconds=qr.ROTATE,
         server_time=server_time(),
+        now=server_time(),
     )
 
 
 def server_time() -> int:
     """The server's clock in epoch ms: the scanner page dates its offline scans by it."""
-    return int(time.time() * 1000)
+    return int((utcnow() - datetime(1970, 1, 1)).total_seconds() * 1000)
 
 
 def _iso(value) -> str | None:

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime, timedelta
 
-from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from ..extensions import db
-from ..hooks import writes
+from ..hooks import CONTENT_SECURITY_POLICY, writes
 from ..models import (
     Attendance,
+    OrgUnit,
     Role,
     Shift,
     Signup,
@@ -20,9 +33,19 @@ from ..models import (
     User,
     VolunteerCard,
 )
-from ..permissions import role_required
-from ..services import ServiceError, accounts, audit, checkin, qr, volunteers
-from ..timeutil import from_local, to_local, utcnow
+from ..permissions import load_in_scope, role_required
+from ..query import arg_int
+from ..services import (
+    ServiceError,
+    accounts,
+    audit,
+    cards,
+    checkin,
+    devicecodes,
+    qr,
+    volunteers,
+)
+from ..timeutil import from_local, local_today, to_local, utcnow
 from . import bp
 
 
@@ -56,6 +79,7 @@ def next_shift_of(user: User, now: datetime) -> Shift | None:
 @login_required
 def my_qr():
     now = utcnow()
+    devices = devicecodes.active_devices(current_user)
     return render_template(
         "checkin/my_qr.html",
         next_shift=next_shift_of(current_user, now),
@@ -65,7 +89,38 @@ def my_qr():
                 VolunteerCard.user_id == current_user.id, VolunteerCard.revoked_at.is_(None)
             )
         ),
+        devices=devices,
+        device_ids=[devicecodes.b36(d.id) for d in devices],
+        step=devicecodes.STEP,
+        now_ms=int((now - datetime(1970, 1, 1)).total_seconds() * 1000),
     )
+
+
+@bp.route("/me/qr/device", methods=["POST"])
+@login_required
+def my_qr_device():
+    """This phone's secret for codes computed with no network (given once, while online)."""
+    now = utcnow()
+    device, secret = devicecodes.issue(current_user, now=now)
+    db.session.commit()
+    return jsonify(
+        device=devicecodes.b36(device.id),
+        secret=secret,
+        user=current_user.id,
+        step=devicecodes.STEP,
+        now=int((now - datetime(1970, 1, 1)).total_seconds() * 1000),
+    )
+
+
+@bp.route("/me/qr/devices/revoke", methods=["POST"])
+@login_required
+def my_qr_revoke():
+    """A lost phone: the codes of all the volunteer's phones stop at once."""
+    n = devicecodes.revoke_all(current_user, actor=current_user, now=utcnow())
+    audit.record("device.revoke", actor=current_user, ip=request.remote_addr, count=n)
+    db.session.commit()
+    flash(_("The codes on your phones have been switched off. This phone gets a new one."), "info")
+    return redirect(url_for("checkin.my_qr"))
 
 
 @bp.route("/me/qr.svg")
@@ -127,12 +182,20 @@ def index():
 @role_required(Role.LEAD, Role.ORGANISER)
 def scanner(shift_id: int):
     shift = _load_led_shift(shift_id)
-    return render_template(
-        "checkin/scanner.html",
-        shift=shift,
-        counts=checkin.counts(shift),
-        is_open=checkin.is_open(shift, utcnow()),
+    response = make_response(
+        render_template(
+            "checkin/scanner.html",
+            shift=shift,
+            counts=checkin.counts(shift),
+            is_open=checkin.is_open(shift, utcnow()),
+        )
     )
+    # The on-device QR decoder is WebAssembly (static/vendor/zxing-wasm): compiling it needs
+    # 'wasm-unsafe-eval', on this page only; scripts still come from this site alone.
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
+        "script-src 'self'", "script-src 'self' 'wasm-unsafe-eval'"
+    )
+    return response
 
 
 @bp.route("/checkin/shifts/<int:shift_id>/site")
@@ -249,6 +312,19 @@ def card(user_id: int):
     )
     if request.method == "POST":
         now = utcnow()
+        if request.form.get("op") == "revoke_devices":
+            n = devicecodes.revoke_all(profile.user, actor=current_user, now=now)
+            audit.record(
+                "device.revoke",
+                actor=current_user,
+                ip=request.remote_addr,
+                object_type="user",
+                object_id=user_id,
+                count=n,
+            )
+            db.session.commit()
+            flash(_("The codes on the volunteer’s phones have been switched off."), "info")
+            return redirect(url_for("checkin.card", user_id=user_id))
         if current is not None:
             current.revoked_at = now
             audit.record("card.revoke", actor=current_user, ip=request.remote_addr, obj=current)
@@ -263,7 +339,12 @@ def card(user_id: int):
             flash(_("The card has been revoked."), "info")
         db.session.commit()
         return redirect(url_for("checkin.card", user_id=user_id))
-    return render_template("checkin/card.html", profile=profile, card=current)
+    return render_template(
+        "checkin/card.html",
+        profile=profile,
+        card=current,
+        devices=devicecodes.active_devices(profile.user),
+    )
 
 
 @bp.route("/checkin/cards/<int:user_id>/qr.svg")
@@ -279,3 +360,35 @@ def card_svg(user_id: int):
     if card is None:
         abort(404)
     return _svg(url_for("checkin.scan_code", token=qr.card_token(card.id), _external=True))
+
+
+@bp.route("/checkin/cards/nodes/<int:node_id>", methods=["GET", "POST"])
+@role_required(Role.ORGANISER)
+def card_sheet(node_id: int):
+    """A4 sheets of cards for a community's volunteers (e.g. its elderly residents without a
+    smartphone): issue the missing cards, then print."""
+    node = load_in_scope(OrgUnit, node_id, [Role.ORGANISER])
+    min_age = arg_int("min_age", None, low=1, high=120)
+    holders = cards.community_holders(current_user, node, today=local_today(), min_age=min_age)
+    if request.method == "POST":
+        n = cards.issue_missing(current_user, holders, now=utcnow(), ip=request.remote_addr)
+        db.session.commit()
+        flash(_("%(n)d cards issued.", n=n), "success")
+        return redirect(url_for("checkin.card_sheet", node_id=node.id, min_age=min_age))
+    printed = [h for h in holders if h.card is not None]
+    codes = {
+        h.card.id: base64.b64encode(
+            qr.svg(url_for("checkin.scan_code", token=qr.card_token(h.card.id), _external=True))
+        ).decode()
+        for h in printed
+    }
+    sheets = [printed[i : i + cards.PER_SHEET] for i in range(0, len(printed), cards.PER_SHEET)]
+    return render_template(
+        "checkin/card_sheet.html",
+        node=node,
+        min_age=min_age,
+        holders=holders,
+        missing=sum(1 for h in holders if h.card is None),
+        sheets=sheets,
+        codes=codes,
+    )

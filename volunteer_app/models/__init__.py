@@ -1,6 +1,6 @@
 """Every model module is imported here so Alembic autogenerate sees all tables."""
 
-from .attendance import Attendance, ScanLog, ScanMethod, VolunteerCard
+from .attendance import Attendance, CodeUse, DeviceKey, ScanLog, ScanMethod, VolunteerCard
 from .audit import AuditLog
 from .events import (
     PLACE_STATUSES,
@@ -50,8 +50,10 @@ __all__ = [
     "CertificateIssue",
     "Channel",
     "CodePurpose",
+    "CodeUse",
     "CorrectionRequest",
     "DeliveryStatus",
+    "DeviceKey",
     "Event",
     "EventStatus",
     "ExchangeBatch",

@@ -100,3 +100,38 @@ class VolunteerCard(db.Model):
     def number(self) -> str:
         """The number printed on the card."""
         return f"JM{self.id:07d}"
+
+
+class DeviceKey(db.Model):
+    """A volunteer's phone: the secret from which it computes its rotating code with no
+    network (services/devicecodes.py). Revoking it stops that phone's codes at once, like a
+    card; the secret is stored encrypted (services/pii.py)."""
+
+    __tablename__ = "device_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    #: Fernet ciphertext of the 32 random bytes (base64) the phone holds.
+    secret_encrypted: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+    revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+
+
+class CodeUse(db.Model):
+    """A phone code value accepted for a shift: the same value is not accepted there again
+    (a photo of the screen passed on is refused, even within its 90 seconds)."""
+
+    __tablename__ = "code_uses"
+    __table_args__ = (
+        Index("uq_code_uses_device_step_shift", "device_id", "step", "shift_id", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("device_keys.id", ondelete="CASCADE"))
+    #: The 30-second step the code was computed for.
+    step: Mapped[int]
+    shift_id: Mapped[int] = mapped_column(ForeignKey("shifts.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)

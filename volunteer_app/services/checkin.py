@@ -19,6 +19,7 @@ the other and is refused with a reason in the scan log.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -41,7 +42,7 @@ from ..models import (
     VolunteerProfile,
 )
 from ..timeutil import to_local
-from . import ServiceError, audit, notices, qr
+from . import ServiceError, audit, devicecodes, notices, qr
 from .scope import covers
 
 #: How far a queued scan's own time may lie before the sync (an offline morning) or after it.
@@ -176,6 +177,14 @@ _REFUSALS = {
     "already_in": _l("%(name)s checked in at %(time)s already."),
     "already_out": _l("%(name)s checked out at %(time)s already."),
     "site_code": _l("This is a site code: volunteers scan it with their own phone."),
+    "device_revoked": _l(
+        "This phone’s code has been switched off: ask the volunteer to open “My QR code” "
+        "with a connection, or use their card."
+    ),
+    "code_used": _l(
+        "This code has been used for this shift already: ask the volunteer to show the "
+        "current one."
+    ),
     "volunteer_code": _l("This is a volunteer's code: the lead scans it."),
 }
 
@@ -203,27 +212,65 @@ def _result(code: str, *, ok: bool = False, **kwargs) -> ScanResult:
     return ScanResult(ok=ok, code=code, message=message, **kwargs)
 
 
+#: The number printed on a card (VolunteerCard.number), typed or read by a handheld scanner.
+CARD_NUMBER_RE = re.compile(r"^JM([0-9]{7,10})$", re.ASCII)
+
+
+def card_number_id(token: str) -> int | None:
+    """The card id in a typed card number ("JM0000001", any case, spaces ignored)."""
+    match = CARD_NUMBER_RE.match(re.sub(r"[\s-]", "", token or "").upper())
+    return int(match.group(1)) if match else None
+
+
 def volunteer_for(
     token: str, now: datetime, *, skew: timedelta = timedelta(0)
 ) -> tuple[User | None, str]:
-    """The volunteer a code stands for at `now` (± `skew`), or the reason it does not."""
+    """The volunteer a code stands for, or the reason it does not: a code from the server
+    or a phone (services/devicecodes.py), a printed card's QR or its typed number."""
+    if devicecodes.is_device_token(token):
+        checked = devicecodes.check(token, now)
+        if checked.problem:
+            return None, "device_revoked" if checked.problem == "revoked" else checked.problem
+        user = checked.device.user
+        if user is None or user.deleted_at is not None or not user.active:
+            return None, "unknown"
+        return user, ""
+    card_id = card_number_id(token)
+    if card_id is not None:
+        return _card_holder(card_id)
     decoded = qr.decode(token, now, skew=skew)
     if decoded.problem:
         return None, decoded.problem
     if decoded.kind in ("site", "printed_site"):
         return None, "site_code"
     if decoded.kind == "card":
-        card = db.session.get(VolunteerCard, decoded.ident)
-        if card is None:
-            return None, "unknown"
-        if card.revoked_at is not None:
-            return None, "revoked"
-        user = card.user
-    else:
-        user = db.session.get(User, decoded.ident)
+        return _card_holder(decoded.ident)
+    user = db.session.get(User, decoded.ident)
     if user is None or user.deleted_at is not None or not user.active:
         return None, "unknown"
     return user, ""
+
+
+def _card_holder(card_id: int) -> tuple[User | None, str]:
+    card = db.session.get(VolunteerCard, card_id) if card_id <= 2**31 - 1 else None
+    if card is None:
+        return None, "unknown"
+    if card.revoked_at is not None:
+        return None, "revoked"
+    user = card.user
+    if user is None or user.deleted_at is not None or not user.active:
+        return None, "unknown"
+    return user, ""
+
+
+def _code_used(token: str | None, moment: datetime, shift: Shift) -> bool:
+    """A phone code value is accepted once per shift (claimed here); other codes: False."""
+    if not token or not devicecodes.is_device_token(token):
+        return False
+    checked = devicecodes.check(token, moment)
+    return checked.step is not None and not devicecodes.claim(
+        checked.device, checked.step, shift.id
+    )
 
 
 def _active_signup(shift: Shift, volunteer: User) -> Signup | None:
@@ -435,12 +482,16 @@ def _scan(
         if volunteer is None:
             return _result(problem, shift=shift)
     if shift is not None:
+        if _code_used(token, moment, shift):
+            return _result("code_used", volunteer=volunteer, shift=shift)
         return _apply(actor, shift, volunteer, moment, method, policy)
     open_shifts = open_shifts_led_by(actor, moment)
     if not open_shifts:
         return _result("no_open_shift", volunteer=volunteer)
     for candidate in open_shifts:
         if _active_signup(candidate, volunteer) is not None:
+            if _code_used(token, moment, candidate):
+                return _result("code_used", volunteer=volunteer, shift=candidate)
             return _apply(actor, candidate, volunteer, moment, method, policy)
     return _result("not_signed_up", volunteer=volunteer, shift=open_shifts[0])
 
