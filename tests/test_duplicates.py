@@ -28,6 +28,9 @@ from volunteer_app.services import ServiceError, duplicates, pii, volunteers
 from volunteer_app.services.hours import verify_tallies
 from volunteer_app.timeutil import local_today
 
+#: Tests here confirm and approve as one organiser; four eyes is tested in test_national_record.
+pytestmark = pytest.mark.config(FOUR_EYES_APPROVAL=False)
+
 NUMBER = "370215199805188988"
 OLD_SPELLING = "37021５199805188988"
 

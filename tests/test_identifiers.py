@@ -178,7 +178,10 @@ def _profiles() -> int:
 @pytest.fixture
 def newcomer(login_as):
     """A logged-in account without a profile (one for all examples of a test)."""
-    client, _user = login_as(None)
+    client, user = login_as(None)
+    # Consent comes before the ID number is asked for (PIPL; issue 20's step order).
+    volunteers.give_consent(user, privacy=True, sensitive=True, now=utcnow(), today=local_today())
+    db.session.commit()
     return client
 
 

@@ -32,6 +32,9 @@ from volunteer_app.services import ServiceError, hours, tallies
 from volunteer_app.services.tallies import Period, period_for, quarter_period
 from volunteer_app.timeutil import utcnow
 
+#: Tests here confirm and approve as one organiser; four eyes is tested in test_national_record.
+pytestmark = pytest.mark.config(FOUR_EYES_APPROVAL=False)
+
 TODAY = date(2026, 12, 31)
 
 

@@ -37,6 +37,9 @@ from volunteer_app.services.channels import MAX_ATTEMPTS
 from volunteer_app.services.events import EventFields, ShiftFields
 from volunteer_app.timeutil import from_local, local_today, to_local, utcnow
 
+#: Tests here confirm and approve as one organiser; four eyes is tested in test_national_record.
+pytestmark = pytest.mark.config(FOUR_EYES_APPROVAL=False)
+
 BASE = "https://vol.jimo.example.cn"
 
 #: The templates as approved on the (fake) Aliyun account: key -> (code, parameter names).

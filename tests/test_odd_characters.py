@@ -21,6 +21,9 @@ from volunteer_app.services import calendar, exports
 from volunteer_app.services.text import FORBIDDEN, has_forbidden, strip_forbidden
 from volunteer_app.timeutil import local_today
 
+#: Tests here confirm and approve as one organiser; four eyes is tested in test_national_record.
+pytestmark = pytest.mark.config(FOUR_EYES_APPROVAL=False)
+
 #: Every kind of character the rule is about, in one string (but NUL, which PostgreSQL
 #: cannot store and every request refuses).
 ODD = "\x1b\x07\x7f\x85\u202e\u2066\u200b\u200f\ufeff\r\n\t"

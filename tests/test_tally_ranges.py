@@ -24,6 +24,9 @@ from volunteer_app.services import hours, tallies
 from volunteer_app.services.tallies import period_for
 from volunteer_app.timeutil import from_local, to_local
 
+#: Tests here confirm and approve as one organiser; four eyes is tested in test_national_record.
+pytestmark = pytest.mark.config(FOUR_EYES_APPROVAL=False)
+
 TODAY = date(2026, 9, 15)
 RANGES = [
     (date(2026, 3, 17), date(2026, 8, 2)),  # the example: partial months at both ends
@@ -213,5 +216,5 @@ def test_an_invalid_range_says_so_on_the_page(login_as, tree, query):
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert 'data-testid="period-fallback"' in html
-    assert "本月" in html.split('data-testid="period-fallback"', 1)[1][:300]
+    assert "近12个月" in html.split('data-testid="period-fallback"', 1)[1][:300]
     assert "Not a valid" not in html

@@ -343,22 +343,22 @@ def _merge_tally_people(keep: User, close: User) -> None:
     """Add the closed account's tally_people rows to the survivor's; "volunteers who
     served" (tally_served) loses one where both had served in the same node and period."""
     mine = {
-        (p.dim, p.node_id, p.month): p
+        (p.dim, p.node_id, p.month, p.political): p
         for p in db.session.scalars(select(TallyPerson).where(TallyPerson.user_id == keep.id))
     }
     served: Counter = Counter()
     for theirs in db.session.scalars(
         select(TallyPerson).where(TallyPerson.user_id == close.id)
     ).all():
-        key = (theirs.dim, theirs.node_id, theirs.month)
+        key = (theirs.dim, theirs.node_id, theirs.month, theirs.political)
         row = mine.get(key)
         if row is None:
             theirs.user_id = keep.id
             continue
-        served[(*key, row.political)] -= row.minutes > 0
-        served[(*key, theirs.political)] -= theirs.minutes > 0
+        served[key] -= row.minutes > 0
+        served[key] -= theirs.minutes > 0
         row.minutes += theirs.minutes
-        served[(*key, row.political)] += row.minutes > 0
+        served[key] += row.minutes > 0
         db.session.delete(theirs)
     db.session.flush()
     rows = [
