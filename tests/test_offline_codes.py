@@ -124,7 +124,7 @@ def test_revoked_device_code_stops_working_at_once(site):
     db.session.commit()
     result = checkin.scan(lead, token=token, now=utcnow())
     assert (result.ok, result.code) == (False, "device_revoked")
-    assert "关闭" in result.message or "switched off" in result.message
+    assert "停用" in result.message or "关闭" in result.message
     # A new device secret works again.
     fresh, fresh_secret = devicecodes.issue(volunteer, now=utcnow())
     db.session.commit()

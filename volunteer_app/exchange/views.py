@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from ..extensions import db
+from ..hooks import writes
 from ..models import ExchangeBatch, OrgUnit, Role
 from ..permissions import load_in_scope, role_required
 from ..query import arg_choice, arg_date, arg_id
@@ -120,6 +121,7 @@ def create():
 
 @bp.route("/hours/exchange/batches/<int:batch_id>.<fmt>")
 @login_required
+@writes  # the download is audited: a GET that commits takes the write lock first
 def download(batch_id: int, fmt: str):
     if not 0 < batch_id <= MAX_ID or fmt not in exchange.FORMATS:
         abort(404)

@@ -41,10 +41,10 @@ def pdf(text: PosterText, url: str, size: str = "a4") -> bytes:
 
     width, height = SIZES.get(size, SIZES["a4"])
     scale = width / 210.0
-    _register_font()
+    font = _register_font()
     base = ParagraphStyle(
         "cn",
-        fontName=FONT,
+        fontName=font,
         fontSize=14 * scale * 1.6 if size == "phone" else 14,
         leading=22 * scale * 1.6 if size == "phone" else 22,
         alignment=TA_CENTER,

@@ -251,7 +251,22 @@ def my_data():
             mimetype="application/json",
             headers={"Content-Disposition": "attachment; filename=my-volunteer-data.json"},
         )
-    return render_template("volunteers/my_data.html", data=labels.readable_data(data))
+    # On screen the ID number is masked like everywhere else; the JSON download keeps it.
+    profile = db.session.get(VolunteerProfile, current_user.id)
+    full = volunteers.id_number_of(profile) if profile is not None else None
+    shown = _masked(data, full, profile.id_masked) if full else data
+    return render_template("volunteers/my_data.html", data=labels.readable_data(shown))
+
+
+def _masked(value, full: str, masked: str):
+    """`value` with every string holding the full ID number masked (dicts and lists too)."""
+    if isinstance(value, str):
+        return value.replace(full, masked)
+    if isinstance(value, dict):
+        return {k: _masked(v, full, masked) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_masked(v, full, masked) for v in value]
+    return value
 
 
 @bp.route("/me/delete", methods=["GET", "POST"])
