@@ -59,7 +59,7 @@ ALLOWED_LATIN = {
     "ca", "bluetooth", "http", "https", "cn", "www", "vs", "json", "mb", "kb", "png", "ip",
 }
 
-CHECKS_JS = """() => {
+CHECKS_JS = r"""() => {
   const out = {overflow: null, narrow: [], latin: []};
   const doc = document.documentElement;
   if (doc.scrollWidth > doc.clientWidth + 1) {
@@ -89,7 +89,9 @@ CHECKS_JS = """() => {
     const foreign = '[lang]:not([lang^="zh"]), script, style, code, kbd, .font-monospace, '
       + '[data-user-text], .visually-hidden';
     if (parent.closest(foreign)) continue;
-    const words = node.textContent.match(/[A-Za-z][A-Za-z_.]*[A-Za-z]/g);
+    // A link written out in a message (/my/shifts, https://…) is an address, not English.
+    const text = node.textContent.replace(/(https?:\/\/[^\s，。]*|\/[\w\/.?=&%-]+)/g, ' ');
+    const words = text.match(/[A-Za-z][A-Za-z_.]*[A-Za-z]/g);
     const where = ' «' + node.textContent.trim().slice(0, 40) + '»';
     if (words) out.latin.push(...words.map(w => w + where));
   }

@@ -241,6 +241,13 @@ def _label_value(key: str, value):
         return [str(_LISTS[key].get(v, v)) for v in value]
     if key in _VALUES and isinstance(value, str):
         return str(_VALUES[key].get(value, value))
+    if key == "action" and isinstance(value, str):
+        # A scan's direction, or an audited action's code ("auth.login"): words, not codes.
+        if value in ("in", "out"):
+            return str(_l("Check in") if value == "in" else _l("Check out"))
+        from ..labels import audit_action
+
+        return str(audit_action(value))
     return labelled(value)
 
 
