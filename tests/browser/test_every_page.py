@@ -54,6 +54,7 @@ MAX_PAGES = 45
 
 #: Latin words that belong in a Chinese page.
 ALLOWED_LATIN = {
+    "jm",  # the printed card number's prefix (JM0000001)
     "qr", "pdf", "excel", "id", "sms", "csv", "ics", "axe", "english", "usb", "wifi",
     "app", "url", "ok", "gb", "pipl", "am", "pm", "xlsx", "ios", "android", "wechat",
     "ca", "bluetooth", "http", "https", "cn", "www", "vs", "json", "mb", "kb", "png", "ip",

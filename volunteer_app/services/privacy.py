@@ -221,6 +221,7 @@ _VALUES: dict[str, dict[str, object]] = {
         "organiser": _l("Organiser"),
         "branch_secretary": _l("Party branch secretary"),
         "admin": _l("District administrator"),
+        "recorder": _l("National record officer"),
     },
     "channel": {"in_app": _l("In the app"), "sms": _l("SMS"), "email": _l("E-mail")},
     "language": {"zh": "中文", "en": "English"},
