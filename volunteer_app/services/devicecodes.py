@@ -100,7 +100,8 @@ def check(token: str, moment: datetime) -> Checked:
     match = TOKEN_RE.match((token or "").strip())
     if not match:
         return Checked(None, problem="malformed")
-    device = db.session.get(DeviceKey, int(match.group(1), 36))
+    ident = int(match.group(1), 36)
+    device = db.session.get(DeviceKey, ident) if ident <= 2**31 - 1 else None
     if device is None:
         return Checked(None, problem="unknown")
     if device.revoked_at is not None:
@@ -171,7 +172,7 @@ def revoke_all(user: User, *, actor: User, now: datetime) -> int:
 
 
 def owned(user: User, device_id: int) -> DeviceKey | None:
-    device = db.session.get(DeviceKey, device_id)
+    device = db.session.get(DeviceKey, device_id) if 0 < device_id <= 2**31 - 1 else None
     if device is None or device.user_id != user.id or device.revoked_at is not None:
         return None
     return device
