@@ -185,18 +185,18 @@ def register_converters(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from .admin import bp as admin_bp
-    from .api import bp as api_bp
-    from .auth import bp as auth_bp
-    from .checkin import bp as checkin_bp
-    from .events import bp as events_bp
-    from .exchange import bp as exchange_bp
-    from .hours import bp as hours_bp
-    from .main import bp as main_bp
-    from .notifications import bp as notifications_bp
-    from .offline import bp as offline_bp
+    from .admin.blueprint import bp as admin_bp
+    from .api.blueprint import bp as api_bp
+    from .auth.blueprint import bp as auth_bp
+    from .checkin.blueprint import bp as checkin_bp
+    from .events.blueprint import bp as events_bp
+    from .exchange.blueprint import bp as exchange_bp
+    from .hours.blueprint import bp as hours_bp
+    from .main.blueprint import bp as main_bp
+    from .notifications.blueprint import bp as notifications_bp
+    from .offline.blueprint import bp as offline_bp
     from .organise import bp as organise_bp
-    from .tallies import bp as tallies_bp
+    from .tallies.blueprint import bp as tallies_bp
     from .volunteers import bp as volunteers_bp
 
     app.register_blueprint(main_bp)

@@ -1,5 +1,1 @@
-from flask import Blueprint
-
-bp = Blueprint("admin", __name__)
-
-from . import views  # noqa: E402, F401
+"""Administration: accounts, roles, org units, settings."""

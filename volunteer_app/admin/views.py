@@ -21,7 +21,7 @@ from ..services import audit as audit_service
 from ..services import orgs as org_service
 from ..services.scope import covers, path_filter
 from ..timeutil import to_local, utcnow
-from . import bp
+from .blueprint import bp
 from .forms import (
     LEVEL_LABELS,
     ROLE_LABELS,

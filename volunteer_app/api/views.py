@@ -17,7 +17,7 @@ from ..permissions import role_required
 from ..services import ServiceError, accounts, checkin, devicecodes, qr
 from ..services.database import commit_and_keep
 from ..timeutil import utcnow
-from . import bp
+from .blueprint import bp
 
 
 def error(code: str, message: str, status: int):

@@ -14,7 +14,7 @@ from ..models import CodePurpose
 from ..ratelimits import form_phone_key, limit, session_phone_key
 from ..services import ServiceError, accounts, audit, notify, sms
 from ..timeutil import utcnow
-from . import bp
+from .blueprint import bp
 from .forms import (
     ChangePasswordForm,
     CodeLoginForm,

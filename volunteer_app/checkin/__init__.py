@@ -1,5 +1,1 @@
-from flask import Blueprint
-
-bp = Blueprint("checkin", __name__)
-
-from . import views  # noqa: E402, F401
+"""Check-in at the site: the lead's scanner, walk-ins, corrections."""

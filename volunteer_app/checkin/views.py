@@ -46,7 +46,7 @@ from ..services import (
     volunteers,
 )
 from ..timeutil import from_local, local_today, to_local, utcnow
-from . import bp
+from .blueprint import bp
 
 
 def policy() -> checkin.Policy:

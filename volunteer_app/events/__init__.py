@@ -1,5 +1,1 @@
-from flask import Blueprint
-
-bp = Blueprint("events", __name__)
-
-from . import organise_views, views  # noqa: E402, F401
+"""Events and shifts: the public listing, sign-up, and the organiser's event pages."""

@@ -32,7 +32,7 @@ from ..services import events as event_service
 from ..services.scope import path_filter
 from ..services.signups import ACTIVE
 from ..timeutil import utcnow
-from . import bp
+from .blueprint import bp
 from .forms import (
     SIGNUP_LABELS,
     STATUS_LABELS,

@@ -25,7 +25,7 @@ from ..query import arg_choice, arg_flag, arg_id, arg_page
 from ..services import ServiceError, calendar, listing, posters, signups, volunteers
 from ..services.database import commit_and_keep
 from ..timeutil import local_today, utcnow
-from . import bp
+from .blueprint import bp
 
 
 def hold_policy() -> signups.HoldPolicy:

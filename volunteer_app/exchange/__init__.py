@@ -1,5 +1,1 @@
-from flask import Blueprint
-
-bp = Blueprint("exchange", __name__)
-
-from . import views  # noqa: E402, F401
+"""The national record exchange: batches for the 志愿服务信息报送员."""

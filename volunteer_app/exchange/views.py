@@ -19,7 +19,7 @@ from ..permissions import load_in_scope, role_required
 from ..query import arg_choice, arg_date, arg_id
 from ..services import ServiceError, exchange, external_hours, national_numbers
 from ..timeutil import local_today, utcnow
-from . import bp
+from .blueprint import bp
 from .forms import BatchForm, ImportForm, NationalNumberForm
 
 RECORDER = [Role.RECORDER]

@@ -1,5 +1,1 @@
-from flask import Blueprint
-
-bp = Blueprint("hours", __name__)
-
-from . import views  # noqa: E402, F401
+"""Service hours: the volunteer's record, corrections, the organiser's approvals."""

@@ -63,7 +63,7 @@ from ..services import (
 )
 from ..services.scope import covers, path_filter
 from ..timeutil import local_today, utcnow
-from . import bp
+from .blueprint import bp
 from .forms import AnswerForm, AskForm, CertificateForm, CorrectionForm, ManualForm
 
 ORGANISER = [Role.ORGANISER]

@@ -1,5 +1,1 @@
-from flask import Blueprint
-
-bp = Blueprint("main", __name__)
-
-from . import views  # noqa: E402, F401
+"""The home page, language and large-text switches, the volunteer's start page."""

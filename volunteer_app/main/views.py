@@ -13,7 +13,7 @@ from ..models import STAFF_ROLES
 from ..services import accounts, orgs
 from ..services.home import volunteer_home
 from ..timeutil import local_today, utcnow
-from . import bp
+from .blueprint import bp
 
 CATEGORY_KEYS = [
     "env_sanitation",

@@ -1,5 +1,1 @@
-from flask import Blueprint
-
-bp = Blueprint("notifications", __name__)
-
-from . import views  # noqa: E402, F401
+"""The in-app inbox and message preferences."""

@@ -15,7 +15,7 @@ from ..forms import FlaskForm
 from ..models import Channel, Notification
 from ..query import arg_page
 from ..timeutil import utcnow
-from . import bp
+from .blueprint import bp
 
 
 class PreferencesForm(FlaskForm):

@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..models import Role
-from . import bp
+from .blueprint import bp
 
 #: Our own files the service worker keeps from its install on (fingerprinted URLs). The
 #: decoder's WebAssembly (1 MB) is kept only once the camera has needed it.

@@ -1,5 +1,1 @@
-from flask import Blueprint
-
-bp = Blueprint("tallies", __name__)
-
-from . import views  # noqa: E402, F401
+"""Service-hour figures by area, Party branch and host."""

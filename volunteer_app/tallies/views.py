@@ -24,7 +24,7 @@ from ..services import audit, charts, exports, tallies, volunteers
 from ..services.scope import covers, grant_nodes
 from ..services.tallies import Figures, Period
 from ..timeutil import local_today
-from . import bp
+from .blueprint import bp
 from .forms import MAX_MONTHS, PERIODS, DualForm, FilterForm
 
 PAGE_ROLES = (Role.ORGANISER, Role.BRANCH_SECRETARY)

@@ -1,0 +1,7 @@
+"""The checkin blueprint: its routes are registered by importing the view modules."""
+
+from flask import Blueprint
+
+bp = Blueprint("checkin", __name__)
+
+from . import views  # noqa: E402, F401

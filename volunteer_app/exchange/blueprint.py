@@ -1,0 +1,7 @@
+"""The exchange blueprint: its routes are registered by importing the view modules."""
+
+from flask import Blueprint
+
+bp = Blueprint("exchange", __name__)
+
+from . import views  # noqa: E402, F401

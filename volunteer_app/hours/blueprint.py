@@ -1,0 +1,7 @@
+"""The hours blueprint: its routes are registered by importing the view modules."""
+
+from flask import Blueprint
+
+bp = Blueprint("hours", __name__)
+
+from . import views  # noqa: E402, F401

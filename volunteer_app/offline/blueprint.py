@@ -1,0 +1,7 @@
+"""The offline blueprint: its routes are registered by importing the view modules."""
+
+from flask import Blueprint
+
+bp = Blueprint("offline", __name__)
+
+from . import views  # noqa: E402, F401
