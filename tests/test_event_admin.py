@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import Auth
+from volunteer_app import signups
 from volunteer_app.extensions import db
 from volunteer_app.models import (
     AuditLog,
@@ -21,7 +22,7 @@ from volunteer_app.models import (
     Signup,
     SignupStatus,
 )
-from volunteer_app.services import events, signups
+from volunteer_app.services import events
 from volunteer_app.services.events import EventFields, ShiftFields
 from volunteer_app.timeutil import from_local, local_today, to_local, utcnow
 

@@ -42,7 +42,7 @@ def test_the_list_shows_published_upcoming_events_with_places_left(client, make_
 def test_filters_by_category_area_and_places(client, tree, make_event, make_volunteer):
     make_event(title="交通文明岗", category="traffic_order")
     _e, full = make_event(title="满员活动", capacity=1, waitlist=0)
-    from volunteer_app.services import signups
+    from volunteer_app import signups
     from volunteer_app.timeutil import local_today, utcnow
 
     signups.sign_up(make_volunteer(), full, now=utcnow(), today=local_today())

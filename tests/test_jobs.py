@@ -10,7 +10,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from tests.conftest import ROOT
-from volunteer_app import jobs
+from volunteer_app import jobs, signups
 from volunteer_app.extensions import db
 from volunteer_app.models import (
     Attendance,
@@ -21,7 +21,6 @@ from volunteer_app.models import (
     SignupStatus,
     User,
 )
-from volunteer_app.services import signups
 from volunteer_app.timeutil import local_today, utcnow
 
 

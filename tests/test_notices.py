@@ -16,7 +16,7 @@ from sqlalchemy import select
 from tests import fake_providers
 from tests.conftest import csrf_token
 from tests.fake_providers import ACCESS_KEY_ID, ACCESS_KEY_SECRET
-from volunteer_app import jobs
+from volunteer_app import jobs, signups
 from volunteer_app.extensions import db
 from volunteer_app.models import (
     AuditLog,
@@ -32,7 +32,7 @@ from volunteer_app.models import (
     SignupStatus,
     User,
 )
-from volunteer_app.services import events, hours, messages, notify, signups, sms, sms_backends
+from volunteer_app.services import events, hours, messages, notify, sms, sms_backends
 from volunteer_app.services.channels import MAX_ATTEMPTS
 from volunteer_app.services.events import EventFields, ShiftFields
 from volunteer_app.timeutil import from_local, local_today, to_local, utcnow

@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from volunteer_app import signups
 from volunteer_app.extensions import db
 from volunteer_app.models import (
     Attendance,
@@ -20,7 +21,7 @@ from volunteer_app.models import (
     ShiftLead,
     VolunteerCard,
 )
-from volunteer_app.services import checkin, devicecodes, signups
+from volunteer_app.services import checkin, devicecodes
 from volunteer_app.timeutil import local_today, utcnow
 
 

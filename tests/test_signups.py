@@ -8,6 +8,7 @@ import pytest
 from concurrency import run_concurrently as _concurrently
 from sqlalchemy import func, select
 
+from volunteer_app import signups
 from volunteer_app.extensions import db
 from volunteer_app.models import (
     AuditLog,
@@ -21,7 +22,7 @@ from volunteer_app.models import (
     TeamMembership,
 )
 from volunteer_app.models.volunteers import MembershipStatus
-from volunteer_app.services import ServiceError, orgs, signups
+from volunteer_app.services import ServiceError, orgs
 from volunteer_app.timeutil import local_today, utcnow
 
 

@@ -10,9 +10,9 @@ from datetime import timedelta
 import brotli
 import pytest
 
+from volunteer_app import signups
 from volunteer_app.extensions import db
 from volunteer_app.models import Role, ShiftLead
-from volunteer_app.services import signups
 from volunteer_app.timeutil import local_today, utcnow
 
 ASSET_RE = re.compile(r'<(?:link[^>]+rel="stylesheet"[^>]+href|script[^>]+src)="([^"]+)"')

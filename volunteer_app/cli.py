@@ -109,6 +109,37 @@ def tallies_rebuild_command() -> None:
     click.echo("Tallies rebuilt from the ledger.")
 
 
+shifts_cli = AppGroup("shifts", help="Check the shifts' sign-up counters.")
+
+
+@shifts_cli.command("verify")
+@click.option("--repair", is_flag=True, help="Set every differing counter to the count.")
+def shifts_verify_command(repair: bool) -> None:
+    """Compare each shift's taken/waitlisted with a count of its sign-ups; exit 1 on any
+    difference (with --repair: fix them and say what was wrong)."""
+    from .signups import repair_counters, verify_counters
+
+    if repair:
+        from .services.database import begin_write
+
+        begin_write()
+        problems = repair_counters()
+        db.session.commit()
+    else:
+        problems = verify_counters()
+    for problem in problems[:50]:
+        click.echo(
+            f"shift {problem.shift_id}: {problem.counter} is {problem.stored}, "
+            f"the sign-ups count {problem.counted}"
+        )
+    if problems and repair:
+        click.echo(f"{len(problems)} counters repaired.")
+    elif problems:
+        raise click.ClickException(f"{len(problems)} counters differ from the sign-ups")
+    else:
+        click.echo("Every shift's counters match its sign-ups.")
+
+
 scheduler_cli = AppGroup("scheduler", help="The background job scheduler.")
 
 
@@ -175,5 +206,6 @@ def register(app: Flask) -> None:
     register_pii(app)
     app.cli.add_command(seed_cli)
     app.cli.add_command(tallies_cli)
+    app.cli.add_command(shifts_cli)
     app.cli.add_command(scheduler_cli)
     app.cli.add_command(create_admin_command)

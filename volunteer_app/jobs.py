@@ -9,8 +9,9 @@ from pathlib import Path
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 
+from . import signups
 from .extensions import db
 from .models import (
     Attendance,
@@ -22,7 +23,7 @@ from .models import (
     Signup,
     SignupStatus,
 )
-from .services import channels, checkin, notices, notify
+from .services import channels, checkin, notify
 from .timeutil import to_local
 
 #: Job name -> seconds between runs (the scheduler's intervals; tests call the functions).
@@ -168,29 +169,7 @@ def mark_no_shows(now: datetime) -> int:
 
 def expire_waitlists(now: datetime) -> int:
     """When a shift starts, whoever is still waiting is told the shift is full after all."""
-    count = 0
-    for shift in db.session.scalars(
-        select(Shift).where(Shift.starts_at <= now, Shift.waitlisted > 0)
-    ):
-        rows = db.session.scalars(
-            select(Signup).where(
-                Signup.shift_id == shift.id, Signup.status == SignupStatus.WAITLISTED
-            )
-        ).all()
-        for signup in rows:
-            signup.status = SignupStatus.CANCELLED
-            signup.cancelled_at = now
-            signup.cancel_reason = "waitlist expired"
-            notices.waitlist_expired(signup, now=now)
-        db.session.execute(
-            update(Shift)
-            .where(Shift.id == shift.id)
-            .values(waitlisted=Shift.waitlisted - len(rows))
-            .execution_options(synchronize_session=False)
-        )
-        count += len(rows)
-    db.session.flush()
-    return count
+    return signups.expire_waitlists(now)
 
 
 # ---------------------------------------------------------------- outbox and housekeeping

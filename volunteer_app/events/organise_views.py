@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 from wtforms.fields.choices import SelectChoice
 
+from .. import signups
 from ..catalog import CATEGORIES
 from ..extensions import db
 from ..models import (
@@ -27,10 +28,10 @@ from ..models import (
 )
 from ..permissions import load_in_scope, role_required
 from ..query import arg_enum, arg_page
-from ..services import ServiceError, identifiers, rosters, signups, volunteers
+from ..services import ServiceError, identifiers, rosters, volunteers
 from ..services import events as event_service
 from ..services.scope import path_filter
-from ..services.signups import ACTIVE
+from ..signups import ACTIVE
 from ..timeutil import utcnow
 from .blueprint import bp
 from .forms import (

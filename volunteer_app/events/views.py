@@ -18,11 +18,12 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from .. import signups
 from ..catalog import CATEGORIES
 from ..extensions import db
 from ..models import Event, Shift, Signup, SignupStatus, VolunteerProfile
 from ..query import arg_choice, arg_flag, arg_id, arg_page
-from ..services import ServiceError, calendar, listing, posters, signups, volunteers
+from ..services import ServiceError, calendar, listing, posters, volunteers
 from ..services.database import commit_and_keep
 from ..timeutil import local_today, utcnow
 from .blueprint import bp

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -41,6 +41,7 @@ from ..models import (
     VolunteerCard,
     VolunteerProfile,
 )
+from ..signups.transitions import transition, transition_many
 from ..timeutil import to_local
 from . import ServiceError, audit, devicecodes, notices, qr
 from .scope import covers
@@ -322,15 +323,9 @@ def _apply(
             return _result(
                 "already_in", ok=True, volunteer=volunteer, shift=shift, attendance=attendance
             )
-        if signup.status is SignupStatus.NO_SHOW:
-            # Marked absent too early; the place is held again.
-            db.session.execute(
-                update(Shift)
-                .where(Shift.id == shift.id)
-                .values(taken=Shift.taken + 1)
-                .execution_options(synchronize_session=False)
-            )
-        signup.status = SignupStatus.ATTENDED
+        if signup.status is not SignupStatus.ATTENDED:
+            # From a no-show (marked absent too early) the place is held again.
+            transition(signup, SignupStatus.ATTENDED, now=moment, actor=actor)
         db.session.flush()
         return _result(
             "checked_in",
@@ -671,7 +666,7 @@ def walk_in(
 ) -> ScanResult:
     """A volunteer who did not sign up is added on the spot (past the capacity if need be,
     marked) and checked in."""
-    from .signups import organiser_add
+    from ..signups import organiser_add
 
     if not leads_shift(actor, shift):
         raise ServiceError(_l("You do not lead this shift."))
@@ -744,17 +739,9 @@ def mark_no_shows(shift: Shift, *, now: datetime, actor: User | None = None) -> 
     missing = db.session.scalars(
         select(Signup).where(Signup.shift_id == shift.id, Signup.status == SignupStatus.CONFIRMED)
     ).all()
-    for signup in missing:
-        signup.status = SignupStatus.NO_SHOW
-    if missing:
-        db.session.execute(
-            update(Shift)
-            .where(Shift.id == shift.id)
-            .values(taken=Shift.taken - len(missing))
-            .execution_options(synchronize_session=False)
-        )
-        if actor is not None:
-            audit.record("shift.no_shows", actor=actor, obj=shift, count=len(missing))
+    transition_many(missing, SignupStatus.NO_SHOW, now=now, actor=actor)
+    if missing and actor is not None:
+        audit.record("shift.no_shows", actor=actor, obj=shift, count=len(missing))
     db.session.flush()
     notices.no_shows_marked(missing, now=now)
     return len(missing)

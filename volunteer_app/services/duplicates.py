@@ -20,6 +20,7 @@ from datetime import datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Table, delete, select, text, update
 
+from .. import signups
 from ..extensions import db
 from ..models import (
     AffiliationHistory,
@@ -38,7 +39,7 @@ from ..models import (
     VolunteerCard,
     VolunteerProfile,
 )
-from . import ServiceError, audit, identifiers, idnumbers, pii, signups
+from . import ServiceError, audit, identifiers, idnumbers, pii
 from .database import upsert_sql
 
 AUDIT_ACTION = "account.merge"
@@ -298,10 +299,7 @@ def _resolve_signups(
         if signup.status in signups.ACTIVE:
             signups.cancel(signup, actor=actor, now=now, reason=reason, as_organiser=True)
         else:  # a no-show holds no place: nothing to give back
-            signup.status = SignupStatus.CANCELLED
-            signup.cancelled_at = now
-            signup.cancel_reason = reason
-            signup.cancelled_by_id = actor.id
+            signups.transition(signup, SignupStatus.CANCELLED, now=now, actor=actor, reason=reason)
         report.cancelled_signups.append(signup.id)
     db.session.flush()
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 
 from ..catalog import CATEGORIES
 from ..extensions import db
@@ -19,15 +18,12 @@ from ..models import (
     Role,
     Shift,
     ShiftLead,
-    Signup,
-    SignupStatus,
     User,
     Visibility,
 )
 from ..timeutil import to_local
 from . import ServiceError, audit, notices
 from .scope import covers
-from .signups import ACTIVE
 
 ORGANISER_ROLES = (Role.ORGANISER,)
 
@@ -218,23 +214,15 @@ def _local(value: datetime) -> str:
     return to_local(value).strftime("%Y-%m-%d %H:%M")
 
 
-def _active_signups(shift: Shift) -> list[Signup]:
-    return list(
-        db.session.scalars(
-            select(Signup).where(Signup.shift_id == shift.id, Signup.status.in_(ACTIVE))
-        )
-    )
-
-
 def update_shift(
     actor: User, shift: Shift, fields: ShiftFields, *, now: datetime, ip: str | None = None
 ) -> Shift:
     """Edit a shift; a change of time is sent to everyone signed up. A larger capacity
     lets the waitlist move up at once."""
-    from .signups import _lock_shift, promote
+    from ..signups.operations import active_signups, lock_shift, promote
 
     require_organiser(actor, shift.event.host)
-    shift = _lock_shift(shift.id)
+    shift = lock_shift(shift.id)
     problems = _check_shift(fields, taken=shift.taken)
     if problems:
         raise ServiceError(problems)
@@ -244,7 +232,7 @@ def update_shift(
     db.session.flush()
     refresh_times(shift.event)
     if moved:
-        notices.shift_moved(_active_signups(shift), shift, now=now)
+        notices.shift_moved(active_signups(shift), shift, now=now)
     promote(shift.id, now=now)
     audit.record("shift.update", actor=actor, ip=ip, obj=shift, moved=moved)
     return shift
@@ -262,33 +250,20 @@ def publish(actor: User, event: Event, *, ip: str | None = None) -> Event:
     return event
 
 
-def _cancel_signups(shift: Shift, *, now: datetime, reason: str, template: str) -> int:
-    count = 0
-    for signup in _active_signups(shift):
-        signup.status = SignupStatus.CANCELLED
-        signup.cancelled_at = now
-        signup.cancel_reason = reason[:200] or None
-        notices.cancelled(signup, template, reason, now=now)
-        count += 1
-    shift.taken = 0
-    shift.waitlisted = 0
-    return count
-
-
 def cancel_shift(
     actor: User, shift: Shift, reason: str, *, now: datetime, ip: str | None = None
 ) -> int:
     """Cancel a shift; everyone signed up is told. Returns how many were signed up."""
-    from .signups import _lock_shift
+    from ..signups.operations import cancel_all, lock_shift
 
     require_organiser(actor, shift.event.host)
     if not reason.strip():
         raise ServiceError(_l("Please give a reason; it is sent to the volunteers."))
-    shift = _lock_shift(shift.id)
+    shift = lock_shift(shift.id)
     if shift.cancelled:
         raise ServiceError(_l("This shift is already cancelled."))
     shift.cancelled = True
-    count = _cancel_signups(shift, now=now, reason=reason, template="shift_cancelled")
+    count = cancel_all(shift, now=now, reason=reason, template="shift_cancelled")
     db.session.flush()
     refresh_times(shift.event)
     audit.record("shift.cancel", actor=actor, ip=ip, obj=shift, reason=reason, signups=count)
@@ -299,7 +274,7 @@ def cancel_event(
     actor: User, event: Event, reason: str, *, now: datetime, ip: str | None = None
 ) -> int:
     """Cancel the event and all its shifts; everyone signed up is told."""
-    from .signups import _lock_shift
+    from ..signups.operations import cancel_all, lock_shift
 
     require_organiser(actor, event.host)
     if event.status in (EventStatus.CANCELLED, EventStatus.COMPLETED):
@@ -308,10 +283,10 @@ def cancel_event(
         raise ServiceError(_l("Please give a reason; it is sent to the volunteers."))
     count = 0
     for shift in event.shifts:
-        locked = _lock_shift(shift.id)
+        locked = lock_shift(shift.id)
         if not locked.cancelled:
             locked.cancelled = True
-            count += _cancel_signups(locked, now=now, reason=reason, template="event_cancelled")
+            count += cancel_all(locked, now=now, reason=reason, template="event_cancelled")
     event.status = EventStatus.CANCELLED
     event.cancel_reason = reason[:200]
     db.session.flush()

@@ -96,7 +96,7 @@ def shift_moved(signups: Iterable[Signup], shift: Shift, *, now: datetime) -> in
 def place_changed(event: Event, old_address: str, *, now: datetime | None = None) -> int:
     """The event's place changed: everyone signed up for a shift still to come is told
     (nothing when the address is the same)."""
-    from .signups import ACTIVE
+    from ..signups.queries import ACTIVE
 
     if (event.address or "").strip() == (old_address or "").strip():
         return 0
@@ -124,7 +124,7 @@ def waitlist_expired(signup: Signup, *, now: datetime) -> int:
 def no_shows_marked(signups: Iterable[Signup], *, now: datetime) -> int:
     """Those of the volunteers just marked absent whom the no-show rule now holds to the
     waitlist are told until when (once per hold)."""
-    from .signups import HoldPolicy, no_show_hold_until
+    from ..signups.queries import HoldPolicy, no_show_hold_until
 
     config = current_app.config
     policy = HoldPolicy(

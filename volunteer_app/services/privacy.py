@@ -471,7 +471,7 @@ def delete_account(user: User, *, now: datetime, ip: str | None = None) -> None:
     rows that exist only for the person (messages, grants, cards, codes), close the account.
     Kept, anonymised: the ledger and what it rests on (sign-ups, attendance, scans), the
     attribution tallies use (community, branch, political status) and the audit log."""
-    from .signups import ACTIVE, cancel
+    from ..signups import ACTIVE, cancel
 
     phone, email = user.phone, user.email
     future = db.session.scalars(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, contains_eager, joinedload
 from sqlalchemy.sql.elements import ColumnElement
@@ -40,6 +40,7 @@ from ..models import (
     User,
     VolunteerProfile,
 )
+from ..signups.transitions import transition
 from ..timeutil import from_local, to_local
 from . import ServiceError, audit, hours
 from .checkin import credited_minutes, leads_shift
@@ -662,15 +663,8 @@ def enter_paper_times(
         raise ServiceError(
             _l("This volunteer already has check-in times; correct them on the attendance page.")
         ) from None
-    if was_no_show:
-        # Marked absent, but the sheet shows them there: the place is held again.
-        db.session.execute(
-            update(Shift)
-            .where(Shift.id == shift.id)
-            .values(taken=Shift.taken + 1)
-            .execution_options(synchronize_session=False)
-        )
-    signup.status = SignupStatus.ATTENDED
+    # Marked absent, but the sheet shows them there: the place is held again.
+    transition(signup, SignupStatus.ATTENDED, now=now, actor=actor)
     db.session.flush()
     audit.record(
         "attendance.paper",

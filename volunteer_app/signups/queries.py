@@ -1,0 +1,194 @@
+"""Sign-up reads: who may see an event, why a volunteer cannot sign up, waitlist positions.
+
+Plain reads with explicit arguments; nothing here changes a row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, func, select
+
+from ..extensions import db
+from ..models import (
+    Event,
+    EventStatus,
+    OrgLevel,
+    OrgUnit,
+    Shift,
+    Signup,
+    SignupStatus,
+    User,
+    Visibility,
+    VolunteerProfile,
+)
+from ..services import teams, volunteers
+from ..timeutil import to_local
+
+#: Sign-ups a volunteer can still cancel: a place or a waitlist slot.
+ACTIVE = (SignupStatus.CONFIRMED, SignupStatus.WAITLISTED)
+
+
+@dataclass(frozen=True)
+class HoldPolicy:
+    """Repeated no-shows hold a volunteer to the waitlist for a while."""
+
+    no_shows: int = 3  # this many no-shows …
+    within_days: int = 90  # … within this many days …
+    hold_days: int = 30  # … allow only waitlisting for this long after the last one
+
+
+def no_show_hold_until(user: User, now: datetime, policy: HoldPolicy) -> datetime | None:
+    """When the volunteer's no-show hold ends, or None if there is none now."""
+    rows = db.session.scalars(
+        select(Shift.ends_at)
+        .join(Signup, Signup.shift_id == Shift.id)
+        .where(
+            Signup.user_id == user.id,
+            Signup.status == SignupStatus.NO_SHOW,
+            Shift.ends_at > now - timedelta(days=policy.within_days),
+        )
+        .order_by(Shift.ends_at.desc())
+    ).all()
+    if len(rows) < policy.no_shows:
+        return None
+    until = rows[0] + timedelta(days=policy.hold_days)
+    return until if until > now else None
+
+
+def team_ids_for(event: Event) -> list[int]:
+    """The teams whose members count as "members" of the event's host."""
+    if event.host.level is OrgLevel.TEAM:
+        return [event.host_id]
+    return list(
+        db.session.scalars(
+            select(OrgUnit.id).where(
+                OrgUnit.level == OrgLevel.TEAM,
+                OrgUnit.path.startswith(event.host.path, autoescape=True),
+            )
+        )
+    )
+
+
+def can_see(user: User | None, event: Event) -> bool:
+    """Members-only events are shown to the host's team members (and its organisers)."""
+    if event.status is EventStatus.DRAFT:
+        return False
+    if event.visibility is Visibility.PUBLIC:
+        return True
+    return user is not None and user.is_authenticated and teams.is_member(user, team_ids_for(event))
+
+
+def overlapping(user: User, shift: Shift) -> list[Shift]:
+    """The volunteer's other active shifts whose time overlaps this one."""
+    return list(
+        db.session.scalars(
+            select(Shift)
+            .join(Signup, Signup.shift_id == Shift.id)
+            .where(
+                Signup.user_id == user.id,
+                Signup.status.in_(ACTIVE),
+                Shift.id != shift.id,
+                Shift.cancelled.is_(False),
+                Shift.starts_at < shift.ends_at,
+                Shift.ends_at > shift.starts_at,
+            )
+        )
+    )
+
+
+def active_signup(user: User, shift: Shift) -> Signup | None:
+    return db.session.scalar(
+        select(Signup).where(
+            Signup.user_id == user.id,
+            Signup.shift_id == shift.id,
+            Signup.status != SignupStatus.CANCELLED,
+        )
+    )
+
+
+def refusal_reasons(
+    user: User, shift: Shift, *, now: datetime, today: date, policy: HoldPolicy
+) -> list[str]:
+    """Every reason the volunteer cannot sign up for the shift now (empty: they can)."""
+    event = shift.event
+    reasons: list[str] = []
+    profile = db.session.get(VolunteerProfile, user.id)
+    if not volunteers.is_complete(profile, today):
+        reasons.append(str(_l("Your volunteer profile is not complete yet.")))
+    if event.status is not EventStatus.PUBLISHED or shift.cancelled:
+        reasons.append(str(_l("This shift is not open for sign-up.")))
+    if shift.signup_opens_at and now < shift.signup_opens_at:
+        opens = to_local(shift.signup_opens_at).strftime("%Y-%m-%d %H:%M")
+        reasons.append(str(_l("Sign-up opens at %(time)s.", time=opens)))
+    if now >= shift.ends_at:
+        reasons.append(str(_l("This shift has ended.")))
+    elif now >= shift.starts_at:
+        reasons.append(str(_l("This shift has already started.")))
+    if active_signup(user, shift) is not None:
+        reasons.append(str(_l("You have already signed up for this shift.")))
+    clashes = overlapping(user, shift)
+    if clashes:
+        other = clashes[0]
+        reasons.append(
+            str(
+                _l(
+                    "It overlaps your shift %(post)s of %(event)s at %(time)s.",
+                    post=other.post,
+                    event=other.event.title,
+                    time=to_local(other.starts_at).strftime("%m-%d %H:%M"),
+                )
+            )
+        )
+    if profile is not None and profile.birth_date is not None:
+        age = profile.age_on(to_local(shift.starts_at).date())
+        assert age is not None
+        if (event.adults_only or event.dangerous) and age < 18:
+            reasons.append(str(_l("This event is for adults (18 and over) only.")))
+        elif event.min_age and age < event.min_age:
+            reasons.append(str(_l("The minimum age for this event is %(n)d.", n=event.min_age)))
+    if event.party_only and not (
+        profile and profile.political_status and profile.political_status.is_party_member
+    ):
+        reasons.append(str(_l("This event is for Party members only.")))
+    if (event.team_only or event.visibility is Visibility.MEMBERS) and not teams.is_member(
+        user, team_ids_for(event)
+    ):
+        reasons.append(str(_l("This event is for members of the host's volunteer teams only.")))
+    full = shift.taken >= shift.capacity and (
+        not shift.waitlist_enabled or shift.waitlisted >= shift.waitlist_limit
+    )
+    if full:
+        reasons.append(str(_l("This shift is full.")))
+    return reasons
+
+
+def queue_time(shift_id: int, now: datetime) -> datetime:
+    """The sign-up's place in the shift's queue, taken while the shift row is held: `now`,
+    or just after the latest one queued if a clock read before the lock lags behind it,
+    so that the queue's order (queued_at, id) is the order in which the lock was had."""
+    latest = db.session.scalar(
+        select(func.max(Signup.queued_at)).where(Signup.shift_id == shift_id)
+    )
+    if latest is not None and latest >= now:
+        return latest + timedelta(microseconds=1)
+    return now
+
+
+def waitlist_position(signup: Signup) -> int | None:
+    """1 for the first in line; None when the sign-up is not on the waitlist."""
+    if signup.status is not SignupStatus.WAITLISTED:
+        return None
+    ahead = db.session.scalar(
+        select(func.count())
+        .select_from(Signup)
+        .where(
+            Signup.shift_id == signup.shift_id,
+            Signup.status == SignupStatus.WAITLISTED,
+            (Signup.queued_at < signup.queued_at)
+            | and_(Signup.queued_at == signup.queued_at, Signup.id < signup.id),
+        )
+    )
+    return int(ahead) + 1
