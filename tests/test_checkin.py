@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from volunteer_app import signups
+from volunteer_app import checkin, signups
 from volunteer_app.extensions import db
 from volunteer_app.models import (
     Attendance,
@@ -24,7 +24,7 @@ from volunteer_app.models import (
     User,
     VolunteerCard,
 )
-from volunteer_app.services import checkin, qr
+from volunteer_app.services import qr
 from volunteer_app.services.database import begin_write
 from volunteer_app.timeutil import local_today, utcnow
 

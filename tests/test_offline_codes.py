@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import base64
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
-from volunteer_app import signups
+from volunteer_app import checkin, signups
 from volunteer_app.extensions import db
 from volunteer_app.models import (
     Attendance,
@@ -21,7 +21,7 @@ from volunteer_app.models import (
     ShiftLead,
     VolunteerCard,
 )
-from volunteer_app.services import checkin, devicecodes
+from volunteer_app.services import devicecodes
 from volunteer_app.timeutil import local_today, utcnow
 
 
@@ -167,7 +167,7 @@ def test_offline_phone_code_is_checked_at_its_scan_time(site):
                 "nonce": "offline-1",
                 "token": token,
                 "offline": True,
-                "scanned_at": int((scanned - checkin.datetime(1970, 1, 1)).total_seconds() * 1000),
+                "scanned_at": int((scanned - datetime(1970, 1, 1)).total_seconds() * 1000),
             }
         ],
         now=scanned + timedelta(minutes=10),

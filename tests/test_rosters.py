@@ -16,6 +16,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 
 from tests.conftest import Auth, Tree
+from volunteer_app import checkin
 from volunteer_app.extensions import db
 from volunteer_app.models import (
     Attendance,
@@ -34,7 +35,7 @@ from volunteer_app.models import (
     TeamMembership,
     VolunteerProfile,
 )
-from volunteer_app.services import ServiceError, checkin, messages, orgs, rosters
+from volunteer_app.services import ServiceError, messages, orgs, rosters
 from volunteer_app.timeutil import local_today, to_local, utcnow
 
 

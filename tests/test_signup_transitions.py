@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from volunteer_app import signups
+from volunteer_app import checkin, signups
 from volunteer_app.extensions import db
 from volunteer_app.models import Shift, Signup, SignupStatus
-from volunteer_app.services import ServiceError, checkin
+from volunteer_app.services import ServiceError
 from volunteer_app.signups import TRANSITIONS, InvalidTransition, transition, verify_counters
 from volunteer_app.timeutil import local_today, utcnow
 

@@ -11,7 +11,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import delete, select
 
-from . import signups
+from . import checkin, signups
 from .extensions import db
 from .models import (
     Attendance,
@@ -23,7 +23,7 @@ from .models import (
     Signup,
     SignupStatus,
 )
-from .services import channels, checkin, notify
+from .services import channels, notify
 from .timeutil import to_local
 
 #: Job name -> seconds between runs (the scheduler's intervals; tests call the functions).

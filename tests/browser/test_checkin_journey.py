@@ -67,6 +67,7 @@ def _open_shift(app) -> Journey:
     the demo lead, with 王小明 and eight demo volunteers (complete profiles) confirmed."""
     from sqlalchemy import delete, select
 
+    from volunteer_app import checkin
     from volunteer_app.demo import find_node
     from volunteer_app.extensions import db
     from volunteer_app.models import (
@@ -79,7 +80,6 @@ def _open_shift(app) -> Journey:
         User,
         VolunteerProfile,
     )
-    from volunteer_app.services import checkin
     from volunteer_app.timeutil import utcnow
 
     with app.app_context():

@@ -165,9 +165,10 @@ def test_scanner_reopens_offline_and_syncs_a_phone_code_and_a_typed_card_once(
 def test_my_code_keeps_changing_offline_and_is_accepted_after_two_minutes(phone_page, journey):
     from sqlalchemy import select
 
+    from volunteer_app import checkin
     from volunteer_app.extensions import db
     from volunteer_app.models import Shift, User
-    from volunteer_app.services import checkin, devicecodes
+    from volunteer_app.services import devicecodes
 
     page = phone_page
     if not timeutil.clock_shifted():  # otherwise conftest installed the moved clock already

@@ -10,11 +10,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from .. import checkin
 from ..checkin.views import policy
 from ..extensions import db, limiter
 from ..models import Attendance, Role, Shift, Signup, SignupStatus, VolunteerCard
 from ..permissions import role_required
-from ..services import ServiceError, accounts, checkin, devicecodes, qr
+from ..services import ServiceError, accounts, devicecodes, qr
 from ..services.database import commit_and_keep
 from ..timeutil import utcnow
 from .blueprint import bp

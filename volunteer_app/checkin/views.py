@@ -21,12 +21,14 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from .. import checkin
 from ..extensions import db
 from ..hooks import CONTENT_SECURITY_POLICY, writes
 from ..models import (
     Attendance,
     OrgUnit,
     Role,
+    ScanMethod,
     Shift,
     Signup,
     SignupStatus,
@@ -40,7 +42,6 @@ from ..services import (
     accounts,
     audit,
     cards,
-    checkin,
     devicecodes,
     qr,
     volunteers,
@@ -140,7 +141,7 @@ def scan_code(token: str):
         current_user,
         token=token,
         now=utcnow(),
-        method=checkin.ScanMethod.LEAD_SCAN,
+        method=ScanMethod.LEAD_SCAN,
         policy=policy(),
     )
     db.session.commit()

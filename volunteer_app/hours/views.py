@@ -30,6 +30,7 @@ from sqlalchemy import ColumnElement, exists, func, or_, select
 from sqlalchemy.orm import joinedload
 from wtforms.fields.choices import SelectChoice
 
+from .. import checkin
 from ..catalog import CATEGORIES
 from ..extensions import db
 from ..hooks import writes
@@ -54,7 +55,6 @@ from ..services import (
     ServiceError,
     audit,
     certificates,
-    checkin,
     external_hours,
     hours,
     identifiers,

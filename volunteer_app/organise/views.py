@@ -27,12 +27,12 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from ..catalog import POLITICAL_STATUS
+from ..checkin.queries import leads_shift
 from ..extensions import db
 from ..models import AuditLog, Event, OrgUnit, Role, Shift, Signup, User
 from ..permissions import load_in_scope, role_required
 from ..query import arg_page
 from ..services import ServiceError, exports, messages, rosters
-from ..services.checkin import leads_shift
 from ..services.scope import covers
 from ..timeutil import from_local, local_today, to_local, utcnow
 from . import bp

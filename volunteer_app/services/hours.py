@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
+from ..checkin.queries import credited_minutes, leads_shift
 from ..extensions import db
 from ..models import (
     Attendance,
@@ -30,7 +31,6 @@ from ..models import (
 from ..models.hours import ALL_POLITICAL
 from ..timeutil import to_local
 from . import ServiceError, approvals, attribution, audit, holidays, notices, registrations
-from .checkin import credited_minutes, leads_shift
 from .database import upsert_sql
 from .scope import covers
 

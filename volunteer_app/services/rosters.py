@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, contains_eager, joinedload
 from sqlalchemy.sql.elements import ColumnElement
 
+from ..checkin.queries import credited_minutes, leads_shift
 from ..extensions import db
 from ..models import (
     Attendance,
@@ -43,7 +44,6 @@ from ..models import (
 from ..signups.transitions import transition
 from ..timeutil import from_local, to_local
 from . import ServiceError, audit, hours
-from .checkin import credited_minutes, leads_shift
 from .scope import path_filter
 from .volunteers import scope_condition
 

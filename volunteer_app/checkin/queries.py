@@ -1,0 +1,192 @@
+"""Check-in reads: who leads a shift, its scan window, whose code a token is, counts and
+credited time."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+
+from ..extensions import db
+from ..models import (
+    Attendance,
+    Role,
+    Shift,
+    ShiftLead,
+    Signup,
+    SignupStatus,
+    User,
+    VolunteerCard,
+)
+from ..services import devicecodes, qr
+from ..services.scope import covers
+from .results import MAX_CLOCK_SKEW, MAX_QUEUE_AGE
+
+
+def leads_shift(user: User, shift: Shift) -> bool:
+    """Assigned leads of the shift, and organisers of the event's host, run its check-in."""
+    if any(lead.user_id == user.id for lead in shift.leads):
+        return True
+    return covers(user, shift.event.host, [Role.ORGANISER])
+
+
+def window(shift: Shift) -> tuple[datetime, datetime]:
+    """When scanning is accepted for the shift."""
+    return (
+        shift.starts_at - timedelta(minutes=shift.checkin_opens_minutes),
+        shift.ends_at + timedelta(minutes=shift.checkin_closes_minutes),
+    )
+
+
+def is_open(shift: Shift, moment: datetime) -> bool:
+    start, end = window(shift)
+    return start <= moment <= end and not shift.cancelled
+
+
+def open_shifts_led_by(user: User, now: datetime) -> list[Shift]:
+    """The shifts whose check-in window is open now and that the user leads."""
+    candidates = db.session.scalars(
+        select(Shift).where(
+            Shift.cancelled.is_(False),
+            Shift.starts_at <= now + timedelta(hours=2),
+            Shift.ends_at >= now - timedelta(hours=2),
+        )
+    ).all()
+    return [s for s in candidates if is_open(s, now) and leads_shift(user, s)]
+
+
+def shifts_led_by(user: User, since: datetime) -> list[Shift]:
+    """Shifts the user leads (assigned), from `since` on, for the lead's home page."""
+    return list(
+        db.session.scalars(
+            select(Shift)
+            .join(ShiftLead, ShiftLead.shift_id == Shift.id)
+            .where(ShiftLead.user_id == user.id, Shift.ends_at >= since)
+            .order_by(Shift.starts_at)
+        )
+    )
+
+
+def effective_time(now: datetime, scanned_at: datetime | None) -> datetime:
+    """The scan's own time when it is plausible (an offline queue), else the server's."""
+    if scanned_at is None:
+        return now
+    if now - MAX_QUEUE_AGE <= scanned_at <= now + MAX_CLOCK_SKEW:
+        return min(scanned_at, now)
+    return now
+
+
+# ---------------------------------------------------------------- scanning
+
+
+CARD_NUMBER_RE = re.compile(r"^JM([0-9]{7,10})$", re.ASCII)
+
+
+def card_number_id(token: str) -> int | None:
+    """The card id in a typed card number ("JM0000001", any case, spaces ignored)."""
+    match = CARD_NUMBER_RE.match(re.sub(r"[\s-]", "", token or "").upper())
+    return int(match.group(1)) if match else None
+
+
+def volunteer_for(
+    token: str, now: datetime, *, skew: timedelta = timedelta(0)
+) -> tuple[User | None, str]:
+    """The volunteer a code stands for, or the reason it does not: a code from the server
+    or a phone (services/devicecodes.py), a printed card's QR or its typed number."""
+    if devicecodes.is_device_token(token):
+        checked = devicecodes.check(token, now)
+        if checked.problem:
+            return None, "device_revoked" if checked.problem == "revoked" else checked.problem
+        user = checked.device.user
+        if user is None or user.deleted_at is not None or not user.active:
+            return None, "unknown"
+        return user, ""
+    card_id = card_number_id(token)
+    if card_id is not None:
+        return _card_holder(card_id)
+    decoded = qr.decode(token, now, skew=skew)
+    if decoded.problem:
+        return None, decoded.problem
+    if decoded.kind in ("site", "printed_site"):
+        return None, "site_code"
+    if decoded.kind == "card":
+        return _card_holder(decoded.ident)
+    user = db.session.get(User, decoded.ident)
+    if user is None or user.deleted_at is not None or not user.active:
+        return None, "unknown"
+    return user, ""
+
+
+def _card_holder(card_id: int) -> tuple[User | None, str]:
+    card = db.session.get(VolunteerCard, card_id) if card_id <= 2**31 - 1 else None
+    if card is None:
+        return None, "unknown"
+    if card.revoked_at is not None:
+        return None, "revoked"
+    user = card.user
+    if user is None or user.deleted_at is not None or not user.active:
+        return None, "unknown"
+    return user, ""
+
+
+def _code_used(token: str | None, moment: datetime, shift: Shift) -> bool:
+    """A phone code value is accepted once per shift (claimed here); other codes: False."""
+    if not token or not devicecodes.is_device_token(token):
+        return False
+    checked = devicecodes.check(token, moment)
+    return checked.step is not None and not devicecodes.claim(
+        checked.device, checked.step, shift.id
+    )
+
+
+def _active_signup(shift: Shift, volunteer: User) -> Signup | None:
+    return db.session.scalar(
+        select(Signup).where(
+            Signup.shift_id == shift.id,
+            Signup.user_id == volunteer.id,
+            Signup.status != SignupStatus.CANCELLED,
+        )
+    )
+
+
+def credited_minutes(
+    checked_in_at: datetime,
+    checked_out_at: datetime | None,
+    starts_at: datetime,
+    ends_at: datetime,
+    grace_minutes: int = 0,
+) -> int:
+    """Minutes of the attendance that overlap the shift window, widened by the grace;
+    never negative, whole minutes (travel and waiting outside the window not counted)."""
+    if checked_out_at is None:
+        return 0
+    grace = timedelta(minutes=max(grace_minutes, 0))
+    start = max(checked_in_at, starts_at - grace)
+    end = min(checked_out_at, ends_at + grace)
+    if end <= start:
+        return 0
+    return int((end - start).total_seconds() // 60)
+
+
+def counts(shift: Shift) -> dict[str, int]:
+    """Expected, in, out and missing for the scanner page's live counts (one row)."""
+    expected, checked_in, checked_out = db.session.execute(
+        select(
+            func.count(Signup.id),
+            func.count(Attendance.id) - func.count(Attendance.checked_out_at),
+            func.count(Attendance.checked_out_at),
+        )
+        .select_from(Signup)
+        .outerjoin(Attendance, Attendance.signup_id == Signup.id)
+        .where(
+            Signup.shift_id == shift.id,
+            Signup.status.in_([SignupStatus.CONFIRMED, SignupStatus.ATTENDED]),
+        )
+    ).one()
+    return {
+        "expected": int(expected),
+        "in": int(checked_in),
+        "out": int(checked_out),
+        "missing": int(expected) - int(checked_in) - int(checked_out),
+    }
