@@ -127,7 +127,7 @@ def write_report(info: dict, path: Path) -> None:
         f"pair, over {p['sustained_shifts']} open shifts; sign-ups/s = new rows in `signups` "
         "÷ the run's duration. Baseline: one conditional `UPDATE shifts SET taken = taken + 1 "
         "WHERE id = … AND taken < capacity` plus one insert, on twin shifts.",
-        "- **tally_ratio** (in-process, no HTTP): `services.tallies.figures` for all towns + the "
+        "- **tally_ratio** (in-process, no HTTP): `tallies.figures` for all towns + the "
         "district (area) and all Party committees + the Party root (party) over this year, "
         "against raw GROUP BYs over the ledger (and the profiles, for the registered counts) "
         "with the ordinary indexes, joined to the org paths with `LIKE ancestor.path || '%'`. "

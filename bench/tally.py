@@ -1,6 +1,6 @@
 """tally_ratio, measured in-process (no HTTP): the year's figures of every town and the
 district (area tree) and of every Party committee and the Party root (Party tree), by
-services.tallies.figures, against the same numbers computed by raw GROUP BYs over the
+tallies.figures, against the same numbers computed by raw GROUP BYs over the
 ledger and the profiles, with only the ordinary indexes, joined to the org paths the naive
 way (`node.path LIKE ancestor.path || '%'`). Both warm (one untimed pass first), median of
 `--repeat` passes, same database, same process. The two answers are compared."""
@@ -20,10 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import select, text
 
-from volunteer_app import create_app
+from volunteer_app import create_app, tallies
 from volunteer_app.extensions import db
 from volunteer_app.models import OrgLevel, OrgUnit
-from volunteer_app.services import tallies
 from volunteer_app.timeutil import from_local, local_today
 
 # The ledger side: one GROUP BY per tree over the approved rows of the year.

@@ -12,6 +12,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from tests.conftest import Auth
+from volunteer_app import hours
 from volunteer_app.catalog import CATEGORIES
 from volunteer_app.extensions import db
 from volunteer_app.models import (
@@ -21,7 +22,7 @@ from volunteer_app.models import (
     ServiceRecord,
     VolunteerProfile,
 )
-from volunteer_app.services import certificates, hours
+from volunteer_app.services import certificates
 from volunteer_app.timeutil import local_today, utcnow
 
 #: These tests pin other rules; the four-eyes rule: tests/test_national_record.py.
@@ -34,7 +35,7 @@ TODAY = local_today()
 def _same_day(monkeypatch):
     """The pages see the day this module was loaded on: a run that crosses local midnight
     (16:00 UTC) must not issue a certificate dated a day after the numbers expected here."""
-    monkeypatch.setattr("volunteer_app.hours.views.local_today", lambda: TODAY)
+    monkeypatch.setattr("volunteer_app.hours.views_volunteer.local_today", lambda: TODAY)
 
 
 def text(response) -> str:

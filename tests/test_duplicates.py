@@ -25,7 +25,7 @@ from volunteer_app.models import (
     VolunteerProfile,
 )
 from volunteer_app.services import ServiceError, duplicates, pii, volunteers
-from volunteer_app.services.hours import verify_tallies
+from volunteer_app.tallies import verify_tallies
 from volunteer_app.timeutil import local_today
 
 #: Tests here confirm and approve as one organiser; four eyes is tested in test_national_record.

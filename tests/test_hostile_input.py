@@ -56,7 +56,7 @@ from volunteer_app.models import (
     VolunteerProfile,
 )
 from volunteer_app.services import orgs, pii, qr
-from volunteer_app.services.hours import verify_tallies
+from volunteer_app.tallies import verify_tallies
 from volunteer_app.timeutil import utcnow
 
 #: These tests pin other rules; the four-eyes rule: tests/test_national_record.py.

@@ -10,6 +10,7 @@ from flask_babel import force_locale
 from sqlalchemy import func, select
 
 from tests.conftest import Auth
+from volunteer_app import hours, tallies
 from volunteer_app.extensions import db
 from volunteer_app.models import (
     Attendance,
@@ -25,8 +26,8 @@ from volunteer_app.models import (
     TrainingRecord,
     VolunteerProfile,
 )
-from volunteer_app.services import ServiceError, hours, tallies, volunteers
-from volunteer_app.services.tallies import Period
+from volunteer_app.services import ServiceError, volunteers
+from volunteer_app.tallies import Period
 from volunteer_app.timeutil import local_today, to_local, utcnow
 
 #: These tests pin other rules; the four-eyes rule: tests/test_national_record.py.
@@ -262,7 +263,7 @@ def test_approving_updates_the_volunteers_total_and_the_tallies(app, past, organ
     assert area[tree.town_a.id].volunteers == 2 and area[tree.town_a.id].sessions == 2
     assert tallies.figures("party", [tree.branch.id], period)[tree.branch.id].minutes == 180
     assert tallies.figures("host", [tree.town_a.id], period)[tree.town_a.id].minutes == 300
-    assert hours.verify_tallies() == []
+    assert tallies.verify_tallies() == []
 
 
 def test_rejected_records_do_not_count(app, past, organiser, tree):

@@ -15,6 +15,7 @@ from flask_babel import force_locale
 from sqlalchemy import select, text, update
 
 from tests.conftest import Auth
+from volunteer_app import hours, tallies
 from volunteer_app.extensions import db
 from volunteer_app.models import (
     OrgUnit,
@@ -28,8 +29,8 @@ from volunteer_app.models import (
     User,
     VolunteerProfile,
 )
-from volunteer_app.services import ServiceError, hours, tallies
-from volunteer_app.services.tallies import Period, period_for, quarter_period
+from volunteer_app.services import ServiceError
+from volunteer_app.tallies import Period, period_for, quarter_period
 from volunteer_app.timeutil import utcnow
 
 #: Tests here confirm and approve as one organiser; four eyes is tested in test_national_record.
@@ -90,7 +91,7 @@ def test_two_pending_negative_corrections_approved_together_are_refused(
     db.session.rollback()
     assert hours.approved_minutes_of(record) == 120
     assert hours.approved_minutes(volunteer.id) == 120
-    assert hours.verify_tallies() == []
+    assert tallies.verify_tallies() == []
 
 
 def test_the_second_negative_correction_is_refused_at_approval_with_a_chinese_message(
@@ -151,7 +152,7 @@ def test_concurrent_approvals_of_two_negative_corrections_approve_one_only(
     db.session.expire_all()
     assert hours.approved_minutes_of(record) == 0
     assert hours.approved_minutes(volunteer.id) == 0
-    assert hours.verify_tallies() == []
+    assert tallies.verify_tallies() == []
 
 
 def test_concurrent_approvals_of_one_record_count_it_once(app, organiser, make_volunteer, tree):
@@ -168,7 +169,7 @@ def test_concurrent_approvals_of_one_record_count_it_once(app, organiser, make_v
     assert errors == []
     assert sorted(results) == [0, 0, 1]
     assert hours.approved_minutes(volunteer.id) == 90
-    assert hours.verify_tallies() == []
+    assert tallies.verify_tallies() == []
 
 
 # ---------------------------------------------------------------- political status at service
@@ -247,12 +248,12 @@ def test_status_change_then_service_counts_the_status_at_the_time_live_and_rebui
     everyone = tallies.figures("area", [tree.district.id], q1)[tree.district.id]
     assert everyone.volunteers == 2  # once each, whatever their status
     _check_served_against_the_ledger(tree)
-    assert hours.verify_tallies() == []
+    assert tallies.verify_tallies() == []
 
-    hours.rebuild_tallies()
+    tallies.rebuild_tallies()
     db.session.commit()
     _check_served_against_the_ledger(tree)
-    assert hours.verify_tallies() == []
+    assert tallies.verify_tallies() == []
 
 
 def test_live_tallies_and_the_rebuild_write_the_same_rows(app, tree, joined_the_party):
@@ -267,7 +268,7 @@ def test_live_tallies_and_the_rebuild_write_the_same_rows(app, tree, joined_the_
         }
 
     live = rows()
-    hours.rebuild_tallies()
+    tallies.rebuild_tallies()
     db.session.commit()
     assert rows() == live
 
@@ -287,7 +288,7 @@ def test_live_tallies_and_the_rebuild_write_the_same_rows(app, tree, joined_the_
 def test_verify_fails_when_a_counted_column_is_corrupted(
     app, tree, joined_the_party, table, column, value
 ):
-    assert hours.verify_tallies() == []
+    assert tallies.verify_tallies() == []
     row_id = db.session.execute(
         text(f"SELECT MIN(id) FROM {table} WHERE political = '01'")
     ).scalar_one()
@@ -296,13 +297,13 @@ def test_verify_fails_when_a_counted_column_is_corrupted(
         {"value": value, "id": row_id},
     )
     db.session.commit()
-    assert hours.verify_tallies() != []
+    assert tallies.verify_tallies() != []
     runner = app.test_cli_runner()
     result = runner.invoke(args=["tallies", "verify"])
     assert result.exit_code != 0, result.output
     assert runner.invoke(args=["tallies", "rebuild"]).exit_code == 0
     db.session.expire_all()
-    assert hours.verify_tallies() == []
+    assert tallies.verify_tallies() == []
 
 
 def test_the_profiles_total_is_checked_too(app, tree, joined_the_party):
@@ -313,4 +314,4 @@ def test_the_profiles_total_is_checked_too(app, tree, joined_the_party):
         .values(approved_minutes=1)
     )
     db.session.commit()
-    assert any("approved totals" in p for p in hours.verify_tallies())
+    assert any("approved totals" in p for p in tallies.verify_tallies())

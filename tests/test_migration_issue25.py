@@ -12,10 +12,10 @@ from sqlalchemy import create_engine, func, select, text
 
 from config import TestingConfig
 from tests.conftest import PG_URL
-from volunteer_app import create_app
+from volunteer_app import create_app, tallies
 from volunteer_app.extensions import db
 from volunteer_app.models import OrgLevel, RecordKind, RecordStatus, ServiceRecord, User
-from volunteer_app.services import hours, orgs
+from volunteer_app.services import orgs
 
 BEFORE = "0009_issue23_merged_accounts"
 SCHEMA = "issue25_migration"
@@ -76,7 +76,7 @@ def test_the_migration_recounts_people_by_the_status_at_the_time_of_service(kind
         db.session.remove()
 
         upgrade()
-        problems = [p for p in hours.verify_tallies() if "people" in p or "served" in p]
+        problems = [p for p in tallies.verify_tallies() if "people" in p or "served" in p]
         assert problems == []
         counts = dict(
             db.session.execute(

@@ -18,6 +18,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from tests.conftest import Auth, csrf_token
+from volunteer_app import hours
 from volunteer_app.extensions import db
 from volunteer_app.models import (
     AffiliationHistory,
@@ -25,6 +26,7 @@ from volunteer_app.models import (
     AuditLog,
     ExchangeEntry,
     ExternalRecord,
+    RecordKind,
     RecordStatus,
     Role,
     ScanMethod,
@@ -41,7 +43,6 @@ from volunteer_app.services import (
     exchange,
     external_hours,
     holidays,
-    hours,
     national_numbers,
     pdf_fonts,
     volunteers,
@@ -213,7 +214,7 @@ def test_national_day_and_its_working_saturday_count_in_the_ten_working_days(app
     assert holidays.is_working_day(date(2026, 10, 10))
     assert holidays.is_working_day(date(2026, 2, 14)) and holidays.is_working_day(date(2026, 1, 4))
     record = ServiceRecord(
-        kind=hours.RecordKind.SERVICE,
+        kind=RecordKind.SERVICE,
         status=RecordStatus.PENDING,
         service_date=date(2026, 9, 30),
     )

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from tests import fake_providers
 from tests.conftest import csrf_token
 from tests.fake_providers import ACCESS_KEY_ID, ACCESS_KEY_SECRET
-from volunteer_app import jobs, signups
+from volunteer_app import hours, jobs, signups
 from volunteer_app.extensions import db
 from volunteer_app.models import (
     AuditLog,
@@ -32,7 +32,7 @@ from volunteer_app.models import (
     SignupStatus,
     User,
 )
-from volunteer_app.services import events, hours, messages, notify, sms, sms_backends
+from volunteer_app.services import events, messages, notify, sms, sms_backends
 from volunteer_app.services.channels import MAX_ATTEMPTS
 from volunteer_app.services.events import EventFields, ShiftFields
 from volunteer_app.timeutil import from_local, local_today, to_local, utcnow
@@ -377,7 +377,7 @@ def test_the_no_show_hold_reaches_every_channel_once(wired, make_event, make_vol
 
 
 def test_correction_answer_and_decision_reach_every_channel(wired, organiser, tree, make_volunteer):
-    from volunteer_app.hours.views import answer_request, ask_correction
+    from volunteer_app.hours.requests import answer_request, ask_correction
 
     volunteer = person(make_volunteer)
     record = hours.add_manual(

@@ -25,7 +25,7 @@ from volunteer_app.models import (
 )
 from volunteer_app.services import listing, orgs, volunteers
 from volunteer_app.services.idnumbers import make_resident_number
-from volunteer_app.services.tallies import Period
+from volunteer_app.tallies import Period
 from volunteer_app.tallies.forms import recent_months
 from volunteer_app.timeutil import local_today, utcnow
 

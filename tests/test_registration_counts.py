@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, update
 
+from volunteer_app import tallies
 from volunteer_app.extensions import db
 from volunteer_app.models import (
     OrgUnit,
@@ -19,8 +20,8 @@ from volunteer_app.models import (
     User,
     VolunteerProfile,
 )
-from volunteer_app.services import hours, registrations, tallies, volunteers
-from volunteer_app.services.tallies import Period
+from volunteer_app.services import registrations, volunteers
+from volunteer_app.tallies import Period
 from volunteer_app.timeutil import from_local, local_today, utcnow
 
 THIS_YEAR = local_today().year
@@ -121,11 +122,11 @@ def test_tallies_verify_finds_a_drifted_counter_and_rebuild_mends_it(app, tree, 
     make_volunteer(tree.community_a2)
     db.session.execute(update(TallyRegistration).values(people=TallyRegistration.people + 2))
     db.session.commit()
-    problems = hours.verify_tallies()
+    problems = tallies.verify_tallies()
     assert problems and all("registrations" in p for p in problems)
-    hours.rebuild_tallies()
+    tallies.rebuild_tallies()
     db.session.commit()
-    assert hours.verify_tallies() == []
+    assert tallies.verify_tallies() == []
     assert counted("area", tree.town_a) == (2, 2)
 
 

@@ -24,6 +24,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from tests.conftest import Auth, csrf_token
+from volunteer_app import hours
 from volunteer_app.extensions import db
 from volunteer_app.models import (
     AuditLog,
@@ -36,7 +37,7 @@ from volunteer_app.models import (
     User,
     VolunteerCard,
 )
-from volunteer_app.services import calendar, certificates, hours, messages, qr
+from volunteer_app.services import calendar, certificates, messages, qr
 from volunteer_app.timeutil import local_today, utcnow
 
 #: The four-eyes rule is walked in tests/test_national_record.py.

@@ -8,6 +8,7 @@ from datetime import date, datetime
 
 from sqlalchemy import func, select
 
+from volunteer_app import tallies
 from volunteer_app.extensions import db
 from volunteer_app.models import (
     Event,
@@ -18,7 +19,7 @@ from volunteer_app.models import (
     VolunteerProfile,
 )
 from volunteer_app.scale import seed_scale
-from volunteer_app.services import hours, idnumbers, pii
+from volunteer_app.services import idnumbers, pii
 
 VOLUNTEERS, RECORDS = 300, 2_510
 
@@ -69,7 +70,7 @@ def test_scale_seed_ledger_is_valid_and_its_tallies_agree_with_it(app):
     assert isinstance(profile.user.created_at, datetime) and profile.user.active
 
     # The counters agree with the ledger, and so do the volunteers' totals.
-    assert hours.verify_tallies() == []
+    assert tallies.verify_tallies() == []
     approved = dict(
         db.session.execute(
             select(ServiceRecord.user_id, func.sum(ServiceRecord.minutes))

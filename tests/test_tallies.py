@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, event, select, update
 
+from volunteer_app import hours, tallies
 from volunteer_app.extensions import db
 from volunteer_app.models import (
     AuditLog,
@@ -28,8 +29,8 @@ from volunteer_app.models import (
     User,
     VolunteerProfile,
 )
-from volunteer_app.services import charts, hours, orgs, tallies
-from volunteer_app.services.tallies import Period, period_for, quarter_period
+from volunteer_app.services import charts, orgs
+from volunteer_app.tallies import Period, period_for, quarter_period
 from volunteer_app.tallies.views import mask_name
 from volunteer_app.timeutil import from_local, utcnow
 
@@ -87,7 +88,7 @@ def approved(
     db.session.add(record)
     db.session.flush()
     if status is RecordStatus.APPROVED:
-        hours.apply_to_tallies(record)
+        tallies.apply_to_tallies(record)
     return record
 
 
@@ -281,13 +282,13 @@ def test_rollups_equal_a_brute_force_sum_over_random_ledger_rows(app, tree, peop
                 )
             )
         db.session.commit()  # verify_tallies ends with a rollback of its scratch table
-        assert hours.verify_tallies() == []
+        assert tallies.verify_tallies() == []
         # The bulk rebuild (seed scale, `flask tallies rebuild`) gives the same tables.
         kept = _tally_tables()
-        hours.rebuild_tallies()
+        tallies.rebuild_tallies()
         db.session.commit()
         assert _tally_tables() == kept
-        assert hours.verify_tallies() == []
+        assert tallies.verify_tallies() == []
         ids = [n.id for n in nodes]
         for dim in tallies.DIMENSIONS:
             for period in PERIODS:
@@ -368,13 +369,13 @@ def test_verify_tallies_after_random_approvals_corrections_and_rejections(
                 fix = hours.add_correction(organiser, record, delta, "更正")
                 hours.decide(organiser, [fix], approve_fix, now=now)
         db.session.commit()  # verify_tallies ends with a rollback of its scratch table
-        assert hours.verify_tallies() == []
+        assert tallies.verify_tallies() == []
         # The bulk rebuild (seed scale, `flask tallies rebuild`) gives the same tables.
         kept = _tally_tables()
-        hours.rebuild_tallies()
+        tallies.rebuild_tallies()
         db.session.commit()
         assert _tally_tables() == kept
-        assert hours.verify_tallies() == []
+        assert tallies.verify_tallies() == []
         ledger = list(
             db.session.scalars(
                 select(ServiceRecord).where(ServiceRecord.status == RecordStatus.APPROVED)
@@ -428,7 +429,7 @@ def test_concurrent_approvals_of_one_volunteer_count_them_once_as_served(
     results, errors = run_concurrently(app, [job_for(r) for r in records])
     assert errors == []
     assert sorted(results) == [1] * 6
-    assert hours.verify_tallies() == []
+    assert tallies.verify_tallies() == []
     for period in (Period(202603, 202603, "month"), quarter_period(2026, 1), PERIODS[2]):
         got = tallies.figures("area", [tree.district.id], period)[tree.district.id]
         assert (got.volunteers, got.minutes) == (1, 360)

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.test_tallies import approved
+from volunteer_app import tallies
 from volunteer_app.extensions import db
 from volunteer_app.models import (
     OrgUnit,
@@ -20,8 +21,7 @@ from volunteer_app.models import (
     ServiceRecord,
     VolunteerProfile,
 )
-from volunteer_app.services import hours, tallies
-from volunteer_app.services.tallies import period_for
+from volunteer_app.tallies import period_for
 from volunteer_app.timeutil import from_local, to_local
 
 #: Tests here confirm and approve as one organiser; four eyes is tested in test_national_record.
@@ -163,7 +163,7 @@ def test_custom_ranges_count_exact_days_equal_to_a_brute_force_sum(app, tree, sp
             )
             assert minutes.get(user.id, 0) == want
     # The same after a rebuild of the tallies.
-    hours.rebuild_tallies()
+    tallies.rebuild_tallies()
     db.session.commit()
     start, end = RANGES[0]
     period = period_for("custom", TODAY, start, end)

@@ -87,7 +87,7 @@ tallies_cli = AppGroup("tallies", help="Check or rebuild the tally tables.")
 @tallies_cli.command("verify")
 def tallies_verify_command() -> None:
     """Compare the tally tables with a sum over the ledger; exit 1 on any difference."""
-    from .services.hours import verify_tallies
+    from .tallies import verify_tallies
 
     problems = verify_tallies()
     for problem in problems[:50]:
@@ -101,7 +101,7 @@ def tallies_verify_command() -> None:
 def tallies_rebuild_command() -> None:
     """Recompute the tally tables from the approved ledger rows."""
     from .services.database import begin_write
-    from .services.hours import rebuild_tallies
+    from .tallies import rebuild_tallies
 
     begin_write()
     rebuild_tallies()

@@ -566,7 +566,8 @@ def seed_lead_today() -> Shift | None:
 def seed_ledger() -> int:
     """Attendance for the past shifts' attended sign-ups, the shifts confirmed into the
     ledger, and most records approved (recent ones pending, a few overdue)."""
-    from .services import approvals, hours
+    from . import hours, tallies
+    from .services import approvals
 
     if db.session.scalar(select(ServiceRecord.id).limit(1)) is not None:
         return 0
@@ -652,7 +653,7 @@ def seed_ledger() -> int:
             )
             db.session.add(record)
             db.session.flush()
-            hours.apply_to_tallies(record)
+            tallies.apply_to_tallies(record)
             made += 1
     db.session.flush()
     return made

@@ -34,9 +34,9 @@ from .models import (
     VolunteerProfile,
 )
 from .services import orgs, pii
-from .services.hours import rebuild_tallies
 from .services.idnumbers import make_resident_number, mask
 from .services.passwords import hash_password
+from .tallies.rebuild import rebuild_tallies
 from .timeutil import utcnow
 
 REGIONS = [f"3702{n:02d}" for n in (2, 3, 11, 12, 13, 14, 81, 82, 83, 85)] + [

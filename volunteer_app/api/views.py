@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from datetime import datetime
 
-from flask import abort, current_app, jsonify, request
+from flask import current_app, jsonify, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -13,8 +13,8 @@ from sqlalchemy import select
 from .. import checkin
 from ..checkin.views import policy
 from ..extensions import db, limiter
-from ..models import Attendance, Role, Shift, Signup, SignupStatus, VolunteerCard
-from ..permissions import role_required
+from ..models import Attendance, Role, Signup, SignupStatus, VolunteerCard
+from ..permissions import led_shifts, role_required
 from ..services import ServiceError, accounts, devicecodes, qr
 from ..services.database import commit_and_keep
 from ..timeutil import utcnow
@@ -32,17 +32,10 @@ def require_login():
     return None
 
 
-def _shift(shift_id: int) -> Shift:
-    shift = db.session.get(Shift, shift_id)
-    if shift is None or not checkin.leads_shift(current_user, shift):
-        abort(404)
-    return shift
-
-
 @bp.route("/shifts/<int:shift_id>/roster")
 def roster(shift_id: int):
     """Everything the scanner page needs to keep working offline."""
-    shift = _shift(shift_id)
+    shift = led_shifts.load(shift_id)
     rows = db.session.execute(
         select(Signup, Attendance)
         .outerjoin(Attendance, Attendance.signup_id == Signup.id)
@@ -118,7 +111,7 @@ def _iso(value) -> str | None:
 def scans(shift_id: int):
     """One scan or a synced offline batch: {"scans": [{nonce, token | signup_id,
     scanned_at (epoch ms), offline}]} -> one answer per scan, each applied once."""
-    shift = _shift(shift_id)
+    shift = led_shifts.load(shift_id)
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict) or not isinstance(payload.get("scans"), list):
         return error("bad_request", _("The request must be JSON with a list of scans."), 400)
@@ -133,7 +126,7 @@ def scans(shift_id: int):
 
 @bp.route("/shifts/<int:shift_id>/walk-ins", methods=["POST"])
 def walk_in(shift_id: int):
-    shift = _shift(shift_id)
+    shift = led_shifts.load(shift_id)
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):
         payload = {}
@@ -152,7 +145,7 @@ def walk_in(shift_id: int):
 
 @bp.route("/shifts/<int:shift_id>/counts")
 def counts(shift_id: int):
-    return jsonify(counts=checkin.counts(_shift(shift_id)), server_time=server_time())
+    return jsonify(counts=checkin.counts(led_shifts.load(shift_id)), server_time=server_time())
 
 
 def _caller() -> str:

@@ -18,10 +18,11 @@ from ..models import (
     User,
     VolunteerProfile,
 )
+from ..permissions import led_shifts
 from ..services import ServiceError, audit, notices
 from ..signups.transitions import transition_many
 from ..timeutil import to_local
-from .queries import _active_signup, leads_shift, window
+from .queries import _active_signup, window
 from .results import Policy, ScanResult
 from .scans import scan
 
@@ -33,7 +34,7 @@ def walk_in(
     marked) and checked in."""
     from ..signups import organiser_add
 
-    if not leads_shift(actor, shift):
+    if not led_shifts.can(actor, shift):
         raise ServiceError(_l("You do not lead this shift."))
     from ..services.volunteers import is_complete
 
@@ -63,7 +64,7 @@ def correct(
     ip: str | None = None,
 ) -> Attendance:
     """A lead corrects the times (e.g. from the paper sheet); the reason is audited."""
-    if not leads_shift(actor, attendance.shift):
+    if not led_shifts.can(actor, attendance.shift):
         raise ServiceError(_l("You do not lead this shift."))
     problems = []
     if not reason.strip():

@@ -36,6 +36,7 @@ from ..models import (
     User,
     VolunteerCard,
 )
+from ..permissions import led_shifts
 from ..services import qr
 from ..signups.transitions import transition
 from .queries import (
@@ -43,7 +44,6 @@ from .queries import (
     _code_used,
     effective_time,
     is_open,
-    leads_shift,
     open_shifts_led_by,
     volunteer_for,
 )
@@ -226,7 +226,7 @@ def _scan(
     policy: Policy,
     now: datetime,
 ) -> ScanResult:
-    if shift is not None and not leads_shift(actor, shift):
+    if shift is not None and not led_shifts.can(actor, shift):
         return _result("not_lead", shift=shift)
     if signup_id is not None:
         signup = db.session.get(Signup, signup_id)

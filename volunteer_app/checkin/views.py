@@ -35,7 +35,7 @@ from ..models import (
     User,
     VolunteerCard,
 )
-from ..permissions import load_in_scope, role_required
+from ..permissions import led_shifts, load_in_scope, role_required
 from ..query import arg_int
 from ..services import (
     ServiceError,
@@ -163,13 +163,6 @@ def site_code(token: str):
 # ---------------------------------------------------------------- the lead's pages
 
 
-def _load_led_shift(shift_id: int) -> Shift:
-    shift = db.session.get(Shift, shift_id)
-    if shift is None or not checkin.leads_shift(current_user, shift):
-        abort(404)
-    return shift
-
-
 @bp.route("/checkin")
 @role_required(Role.LEAD, Role.ORGANISER)
 def index():
@@ -182,7 +175,7 @@ def index():
 @bp.route("/checkin/shifts/<int:shift_id>")
 @role_required(Role.LEAD, Role.ORGANISER)
 def scanner(shift_id: int):
-    shift = _load_led_shift(shift_id)
+    shift = led_shifts.load(shift_id)
     response = make_response(
         render_template(
             "checkin/scanner.html",
@@ -202,7 +195,7 @@ def scanner(shift_id: int):
 @bp.route("/checkin/shifts/<int:shift_id>/site")
 @role_required(Role.LEAD, Role.ORGANISER)
 def site(shift_id: int):
-    shift = _load_led_shift(shift_id)
+    shift = led_shifts.load(shift_id)
     printable = request.args.get("print") == "1"
     return render_template("checkin/site.html", shift=shift, printable=printable, rotate=qr.ROTATE)
 
@@ -210,7 +203,7 @@ def site(shift_id: int):
 @bp.route("/checkin/shifts/<int:shift_id>/site.svg")
 @role_required(Role.LEAD, Role.ORGANISER)
 def site_svg(shift_id: int):
-    shift = _load_led_shift(shift_id)
+    shift = led_shifts.load(shift_id)
     if request.args.get("print") == "1":
         token = qr.printed_site_token(shift.id)
     else:
@@ -221,7 +214,7 @@ def site_svg(shift_id: int):
 @bp.route("/checkin/shifts/<int:shift_id>/attendance", methods=["GET", "POST"])
 @role_required(Role.LEAD, Role.ORGANISER)
 def attendance(shift_id: int):
-    shift = _load_led_shift(shift_id)
+    shift = led_shifts.load(shift_id)
     now = utcnow()
     if request.method == "POST":
         op = request.form.get("op")

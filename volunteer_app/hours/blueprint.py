@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("hours", __name__)
 
-from . import views  # noqa: E402, F401
+from . import views_lead, views_organiser, views_volunteer  # noqa: E402, F401

@@ -9,9 +9,10 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from .. import hours
 from ..extensions import db
 from ..models import Event, Shift, Signup, SignupStatus, User, VolunteerProfile
-from . import hours, listing, volunteers
+from . import listing, volunteers
 
 NEARBY_EVENTS = 3
 

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, contains_eager, joinedload
 from sqlalchemy.sql.elements import ColumnElement
 
+from .. import hours
 from ..checkin.queries import credited_minutes, leads_shift
 from ..extensions import db
 from ..models import (
@@ -43,7 +44,7 @@ from ..models import (
 )
 from ..signups.transitions import transition
 from ..timeutil import from_local, to_local
-from . import ServiceError, audit, hours
+from . import ServiceError, audit
 from .scope import path_filter
 from .volunteers import scope_condition
 

@@ -11,7 +11,7 @@ from wtforms.validators import NumberRange, Optional
 
 from ..catalog import CATEGORIES, POLITICAL_STATUS
 from ..query import QueryForm
-from ..services.tallies import Period, period_for
+from .periods import Period, period_for
 
 #: The default is the last twelve months: "this month" on the 5th shows all zeros.
 DEFAULT_PERIOD = "recent"

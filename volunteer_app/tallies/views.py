@@ -15,17 +15,19 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
+from .. import tallies
 from ..catalog import CATEGORIES, POLITICAL_STATUS
 from ..extensions import db
 from ..models import OrgKind, OrgLevel, OrgUnit, Role, User, VolunteerProfile
 from ..permissions import load_in_scope, role_required
 from ..query import arg_int, arg_page
-from ..services import audit, charts, exports, tallies, volunteers
+from ..services import audit, charts, exports, volunteers
 from ..services.scope import covers, grant_nodes
-from ..services.tallies import Figures, Period
 from ..timeutil import local_today
 from .blueprint import bp
 from .forms import MAX_MONTHS, PERIODS, DualForm, FilterForm
+from .periods import Period
+from .queries import Figures
 
 PAGE_ROLES = (Role.ORGANISER, Role.BRANCH_SECRETARY)
 #: Who may see a dimension, on the node or above it.
