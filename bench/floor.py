@@ -18,10 +18,11 @@ between this floor and the baseline app is the framework's."""
 from __future__ import annotations
 
 from flask import Blueprint, Flask, jsonify, request
-from flask_login import current_user, login_required
+from flask_login import login_required
 from sqlalchemy import text
 
 from volunteer_app.extensions import db
+from volunteer_app.services.database import commit_and_keep
 
 bp = Blueprint("bench_floor", __name__)
 
@@ -44,10 +45,8 @@ def floor(shift_id: int):
             "scanned_at": scan.get("scanned_at"),
         },
     )
-    db.session.commit()
-    return jsonify(
-        results=[{"nonce": scan.get("nonce"), "ok": True}], shift=shift_id, user=current_user.id
-    )
+    commit_and_keep()  # as the app's hot paths commit (no reload of the user afterwards)
+    return jsonify(results=[{"nonce": scan.get("nonce"), "ok": True}], shift=shift_id)
 
 
 def register(app: Flask) -> Flask:

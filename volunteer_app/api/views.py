@@ -9,6 +9,7 @@ from flask import abort, current_app, jsonify, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from .. import checkin
 from ..checkin.views import policy
@@ -25,6 +26,10 @@ def error(code: str, message: str, status: int):
     return jsonify(error={"code": code, "message": message}), status
 
 
+#: The shift and its leads (who may scan) in one statement.
+_WITH_LEADS = [joinedload(Shift.leads)]
+
+
 @bp.before_request
 def require_login():
     if not current_user.is_authenticated:
@@ -33,7 +38,7 @@ def require_login():
 
 
 def _shift(shift_id: int) -> Shift:
-    shift = db.session.get(Shift, shift_id)
+    shift = db.session.get(Shift, shift_id, options=_WITH_LEADS)
     if shift is None or not checkin.leads_shift(current_user, shift):
         abort(404)
     return shift
