@@ -8,6 +8,10 @@ organiser), and under 环秀街道:
   - the storm shift: 50 places and a waitlist of 20, for `--storm` volunteers;
   - `--sustained-shifts` open shifts with room for everyone (sustained sign-ups), and as
     many twin shifts for the baseline app's conditional UPDATE;
+  - for the in-process figures (bench/inprocess.py): one check-in shift open now with
+    `--inprocess-checkin` confirmed volunteers and the demo lead, and
+    `--inprocess-signup-shifts` shifts (one a day, far ahead) for `--inprocess-volunteers`
+    volunteers of their own;
 and the baseline app's two bench tables (bench_scans, bench_signups). Prints a JSON object.
 
 Volunteers are taken from the scale seed (phones 16xxxxxxxxx, complete profiles), each in
@@ -142,6 +146,9 @@ def main() -> None:
     parser.add_argument("--roster", type=int, default=500)
     parser.add_argument("--storm", type=int, required=True)
     parser.add_argument("--sustained-shifts", type=int, required=True)
+    parser.add_argument("--inprocess-checkin", type=int, default=0)
+    parser.add_argument("--inprocess-signup-shifts", type=int, default=0)
+    parser.add_argument("--inprocess-volunteers", type=int, default=0)
     args = parser.parse_args()
 
     app = create_app()
@@ -162,7 +169,13 @@ def main() -> None:
             .where(User.phone.like("16%"))
             .order_by(User.id)
         ).all()
-        need = args.checkin_shifts * args.checkin_per_shift + args.roster + args.storm
+        need = (
+            args.checkin_shifts * args.checkin_per_shift
+            + args.roster
+            + args.storm
+            + args.inprocess_checkin
+            + args.inprocess_volunteers
+        )
         if len(volunteers) < need:
             raise SystemExit(f"fixtures need {need} seeded volunteers, found {len(volunteers)}")
         pool = iter(volunteers)
@@ -230,6 +243,45 @@ def main() -> None:
                 out.append(shift.id)
         event.ends_at = twins.ends_at = first + timedelta(days=args.sustained_shifts)
 
+        # In-process figures: a check-in shift of their own, and sign-up shifts one a day
+        # after the sustained ones (no overlap with any other sign-up of the bench).
+        inprocess: dict = {"checkin_shift": None, "checkin_users": [], "signup_shifts": []}
+        if args.inprocess_checkin:
+            event = _event(town, community, "基准测试·进程内签到", now - timedelta(hours=1), now)
+            shift = _shift(
+                event,
+                "进程内签到岗",
+                now - timedelta(hours=1),
+                now + timedelta(hours=6),
+                capacity=args.inprocess_checkin,
+                waitlist_enabled=False,
+                waitlist_limit=0,
+            )
+            db.session.add(ShiftLead(shift_id=shift.id, user_id=lead.id))
+            members = take(args.inprocess_checkin)
+            _confirm(shift, [uid for uid, _p in members], now)
+            event.ends_at = now + timedelta(hours=6)
+            inprocess["checkin_shift"] = shift.id
+            inprocess["checkin_users"] = [uid for uid, _p in members]
+        if args.inprocess_signup_shifts and args.inprocess_volunteers:
+            first = now + timedelta(days=args.sustained_shifts + 10)
+            event = _event(town, community, "基准测试·进程内报名", first, first)
+            for k in range(args.inprocess_signup_shifts):
+                day = first + timedelta(days=k)
+                shift = _shift(
+                    event,
+                    f"进程内报名岗{k + 1}",
+                    day,
+                    day + timedelta(hours=3),
+                    capacity=1_000_000,
+                    waitlist_enabled=False,
+                    waitlist_limit=0,
+                )
+                inprocess["signup_shifts"].append(shift.id)
+            event.ends_at = first + timedelta(days=args.inprocess_signup_shifts)
+            people = take(args.inprocess_volunteers)
+            inprocess["signup_phones"] = [p for _uid, p in people]
+
         dialect = db.engine.dialect.name
         pk = "INTEGER PRIMARY KEY" if dialect == "sqlite" else "SERIAL PRIMARY KEY"
         for name, ddl in BENCH_TABLES.items():
@@ -254,6 +306,7 @@ def main() -> None:
                     "storm_users": [uid for uid, _p in storm_people],
                     "sustained_shifts": sustained,
                     "baseline_shifts": baseline,
+                    "inprocess": inprocess,
                 }
             )
         )

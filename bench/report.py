@@ -16,6 +16,12 @@ ORDER = [
     "roster_ratio",
     "export_peak_mb",
     "seed_seconds",
+    "checkin_cpu_ms",
+    "checkin_statements",
+    "checkin_vs_floor",
+    "signup_cpu_ms",
+    "signup_statements",
+    "signup_vs_floor",
 ]
 TARGETS = {
     "seed_seconds": "< 180 (SQLite)",
@@ -25,6 +31,12 @@ TARGETS = {
     "signup_storm": "50 confirmed, 20 waitlisted, 0 server errors",
     "signup_ratio": "≥ 0.6",
     "roster_ratio": "≤ 2",
+    "checkin_cpu_ms": "≤ 4",
+    "signup_cpu_ms": "≤ 4",
+    "checkin_statements": "— (floor beside it)",
+    "signup_statements": "— (floor beside it)",
+    "checkin_vs_floor": "—",
+    "signup_vs_floor": "—",
 }
 VERDICT = {True: "met", False: "**missed**", None: "—"}
 
@@ -92,8 +104,8 @@ def write_report(info: dict, path: Path) -> None:
         + "; ".join(
             {
                 "sqlite": "SQLite file (WAL, synchronous NORMAL), bench/results/bench.db",
-                "postgresql": "PostgreSQL 127.0.0.1:5432, database volunteer_bench "
-                "(dropped and created by the bench)",
+                "postgresql": "PostgreSQL 127.0.0.1:5432, database "
+                f"{info.get('pg_database', 'volunteer_bench')} (dropped and created by the bench)",
             }[k]
             for k in kinds
         )
@@ -143,6 +155,21 @@ def write_report(info: dict, path: Path) -> None:
         "through `services.exports.to_xlsx` (openpyxl write-only); the whole process is "
         "counted, the interpreter and the app included.",
         "- **seed_seconds**: as printed by `flask seed scale`.",
+        "- **checkin_cpu_ms, signup_cpu_ms, …_statements** (in-process, bench/inprocess.py): "
+        "the app built as gunicorn builds it, in the same configuration, on the bench "
+        f"database; {p.get('inprocess_warm', 0)} warm-up requests, then "
+        f"{p.get('inprocess_requests', 0)} timed ones through Flask's test client with the "
+        "session cookie and CSRF token of a real login: CPU time of the process "
+        "(`time.process_time`; on PostgreSQL the server's work is outside it) and SQL "
+        "statements counted on the engine (BEGIN and SAVEPOINTs included), per request. "
+        "Each check-in is a real one (a confirmed volunteer, a fresh code), each sign-up a "
+        "new (volunteer, shift) pair with room. Beside them the **framework floor** "
+        "(bench/floor.py, a bench-only route the bench adds to its own copy of the app): the "
+        "same request hooks, user loading, CSRF check and session, one insert and a commit.",
+        "- **checkin_vs_floor, signup_vs_floor**: the app's check-ins/s (sign-ups/s) over "
+        "HTTP ÷ the floor's req/s, measured in the check-in phase under the same gunicorn "
+        "settings and wrk load with the lead's session (bench/floor_app.py: `wsgi:app` plus "
+        "the floor route).",
         "",
     ]
     findings = BENCH_DIR / "findings.md"

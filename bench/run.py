@@ -11,6 +11,10 @@ against its own baseline in the same run:
   signup_storm    1,000 volunteers sign up at once for 50 places + a waitlist of 20
   signup_ratio    sustained sign-ups/s ÷ a bare conditional UPDATE + insert route
   roster_ratio    the 500-sign-up roster page ÷ the same rows in a bare Jinja template
+  checkin_cpu_ms  CPU per check-in request, in-process (bench/inprocess.py), with its SQL
+  signup_cpu_ms   statements per request, beside the framework floor's (bench/floor.py:
+                  the same hooks, login and CSRF check, one insert and a commit)
+  checkin_vs_floor, signup_vs_floor   the app's req/s (sign-ups/s) ÷ the floor's, over HTTP
 
 The app runs under gunicorn (2 sync workers) in the production configuration, with a
 generated SECRET_KEY and PII_ENCRYPTION_KEY, RATELIMIT_ENABLED=0 and a cheap Argon2
@@ -73,15 +77,18 @@ class Profile:
     export_rows: int
     tally_repeat: int
     baseline_repeat: int
+    inprocess_warm: int
+    inprocess_requests: int
 
 
 PROFILES = {
-    "full": Profile("full", 200_000, 2_000_000, 40, 1000, 30, 20, 3, 10, 100_000, 7, 1),
-    "quick": Profile("quick", 5_000, 50_000, 4, 200, 10, 3, 0, 2, 10_000, 2, 1),
+    "full": Profile("full", 200_000, 2_000_000, 40, 1000, 30, 20, 3, 10, 100_000, 7, 1, 100, 500),
+    "quick": Profile("quick", 5_000, 50_000, 4, 200, 10, 3, 0, 2, 10_000, 2, 1, 20, 100),
 }
 CONNECTIONS = 32
 THREADS = 2
 PER_SHIFT = 500
+INPROCESS_SIGNUP_SHIFTS = 20
 ROSTER_SIGNUPS = 500
 TARGETS = {
     "seed_seconds": "< 180 s (SQLite)",
@@ -91,6 +98,12 @@ TARGETS = {
     "signup_storm": "confirmed 50, waitlisted 20, server errors 0",
     "signup_ratio": "≥ 0.6",
     "roster_ratio": "≤ 2",
+    "checkin_cpu_ms": "≤ 4 ms CPU per request (in-process)",
+    "signup_cpu_ms": "≤ 4 ms CPU per request (in-process)",
+    "checkin_statements": "(informational; the floor's beside it)",
+    "signup_statements": "(informational; the floor's beside it)",
+    "checkin_vs_floor": "(informational: app req/s ÷ framework floor req/s)",
+    "signup_vs_floor": "(informational: app sign-ups/s ÷ framework floor req/s)",
 }
 
 
@@ -222,6 +235,7 @@ class Bench:
             "phases": [line.strip() for line in seed_out.splitlines() if line.startswith("  ")],
         }
         log(f"[{self.kind}] seed_seconds: {found.group(1)}; bench fixtures")
+        inprocess_n = p.inprocess_warm + p.inprocess_requests
         self.fx = run_json(
             self.python(
                 "fixtures.py",
@@ -235,10 +249,18 @@ class Bench:
                 str(p.storm),
                 "--sustained-shifts",
                 str(p.sustained_shifts),
+                "--inprocess-checkin",
+                str(inprocess_n),
+                "--inprocess-signup-shifts",
+                str(INPROCESS_SIGNUP_SHIFTS),
+                "--inprocess-volunteers",
+                str(-(-inprocess_n // INPROCESS_SIGNUP_SHIFTS)),
             ),
             env=self.env,
             timeout=600,
         )
+        fixtures_file = RESULTS / f"fixtures-{self.kind}.json"
+        fixtures_file.write_text(json.dumps(self.fx))
         self.db = Db(url)
         try:
             self.out["versions"] = self.versions()
@@ -266,6 +288,20 @@ class Bench:
                 env=self.env,
                 timeout=1800,
             )
+            log(f"[{self.kind}] CPU per request of check-in, sign-up and the floor (in-process)")
+            self.out["inprocess"] = run_json(
+                self.python(
+                    "inprocess.py",
+                    "--fixtures",
+                    str(fixtures_file),
+                    "--warm",
+                    str(p.inprocess_warm),
+                    "--requests",
+                    str(p.inprocess_requests),
+                ),
+                env=self.env,
+                timeout=1800,
+            )
             self.http()
         finally:
             self.db.close()
@@ -285,16 +321,18 @@ class Bench:
         base = Server(
             f"baseline-{self.kind}", "baseline_app:app", self.env, pythonpath=str(BENCH_DIR)
         )
+        floor = Server(f"floor-{self.kind}", "floor_app:app", self.env, pythonpath=str(BENCH_DIR))
         try:
-            log(f"[{self.kind}] starting gunicorn (app and baseline, 2 sync workers each)")
+            log(f"[{self.kind}] starting gunicorn (app, baseline and floor, 2 sync workers each)")
             app.start("/auth/login")
             base.start("/health")
-            self.checkin(app, base)
+            floor.start("/auth/login")
+            self.checkin(app, base, floor)
             self.storm(app)
             self.sustained(app, base)
             self.roster(app, base)
         except Exception:
-            for server in (app, base):
+            for server in (app, base, floor):
                 tail = server.log_tail()
                 if tail:
                     log(f"[{self.kind}] {server.name} log tail:\n{tail}")
@@ -302,6 +340,7 @@ class Bench:
         finally:
             app.stop()
             base.stop()
+            floor.stop()
 
     def phases(self, seconds: float) -> list[tuple[str, float]]:
         """A warm-up run (skipped when the profile's warm_seconds is 0), then the measured."""
@@ -318,7 +357,7 @@ class Bench:
             seconds=seconds,
         )
 
-    def checkin(self, app: Server, base: Server) -> None:
+    def checkin(self, app: Server, base: Server, floor: Server) -> None:
         from flask import Flask
 
         from volunteer_app.services import qr
@@ -333,7 +372,7 @@ class Bench:
         half = len(pairs) // 2
         chunks = {"warm": pairs[:half], "measure": pairs[half:]}
 
-        def datafiles(run_id: str, chunk: list) -> tuple[Path, Path]:
+        def datafiles(run_id: str, chunk: list) -> tuple[Path, Path, Path]:
             # Tokens made now, just before the run: valid for 30–60 s (this and next window).
             with token_app.app_context():
                 now = utcnow()
@@ -352,7 +391,15 @@ class Bench:
                 headers={},
                 items=[(f"/scans/{sid}", tok) for sid, tok in tokens],
             )
-            return app_file, base_file
+            # The framework floor: the lead's session and CSRF token, the same bodies.
+            floor_file = write_datafile(
+                RESULTS / f"checkin-floor-{self.kind}-{run_id}.tsv",
+                threads=THREADS,
+                run_id=f"floor{run_id}",  # nonces of its own in bench_scans
+                headers=headers,
+                items=[(f"/bench/floor/{sid}", tok) for sid, tok in tokens],
+            )
+            return app_file, base_file, floor_file
 
         # A probe first: one scan must be accepted, else the pipeline is broken.
         with token_app.app_context():
@@ -374,11 +421,12 @@ class Bench:
         tag = secrets.token_hex(3)
         for phase, seconds in self.phases(self.p.seconds):
             run_id = f"{phase}{tag}"
-            log(f"[{self.kind}] check-in {phase}: app then baseline, {seconds:g} s each")
-            app_file, base_file = datafiles(run_id, chunks[phase])
+            log(f"[{self.kind}] check-in {phase}: app, baseline, floor, {seconds:g} s each")
+            app_file, base_file, floor_file = datafiles(run_id, chunks[phase])
             results[phase] = {
                 "app": self._wrk("checkin.lua", app, app_file, seconds=seconds),
                 "baseline": self._wrk("checkin.lua", base, base_file, seconds=seconds),
+                "floor": self._wrk("checkin.lua", floor, floor_file, seconds=seconds),
             }
         measured = results["measure"]
         run_id = f"measure{tag}"
@@ -391,7 +439,10 @@ class Bench:
         base_rows = self.db.scalar(
             "SELECT COUNT(*) FROM bench_scans WHERE nonce LIKE :p", p=f"{run_id}-%"
         )
-        app_r, base_r = measured["app"], measured["baseline"]
+        app_r, base_r, floor_r = measured["app"], measured["baseline"], measured["floor"]
+        floor_rows = self.db.scalar(
+            "SELECT COUNT(*) FROM bench_scans WHERE nonce LIKE :p", p=f"floor{run_id}-%"
+        )
         refused = sum(n for code, n in codes.items() if code not in ("checked_in", "already_in"))
         self.out["checkin"] = {
             "app": app_r.as_dict(),
@@ -402,6 +453,8 @@ class Bench:
             "baseline_rows": base_rows,
             "refused_scans": refused,
             "ratio": app_r.rps / base_r.rps if base_r.rps else None,
+            "floor": {**floor_r.as_dict(), "rows": floor_rows},
+            "vs_floor": app_r.rps / floor_r.rps if floor_r.rps else None,
         }
 
     def storm(self, app: Server) -> None:
@@ -489,11 +542,14 @@ class Bench:
         measured = results["measure"]
         app_rate = measured["app"]["signups_per_s"]
         base_rate = measured["baseline"]["signups_per_s"]
+        floor_rate = self.out.get("checkin", {}).get("floor", {}).get("rps")
         self.out["sustained"] = {
             **measured,
             "warm": results.get("warm", {}),
             "pairs_available": count - warm_n,
             "ratio": app_rate / base_rate if base_rate else None,
+            "floor_rps": floor_rate,
+            "vs_floor": app_rate / floor_rate if floor_rate else None,
         }
 
     def roster(self, app: Server, base: Server) -> None:
@@ -622,6 +678,45 @@ def figures(result: dict) -> list[dict]:
             f"app {a['lat_mean_ms']} ms/page ({a['bytes'] // 1024} KiB) vs bare Jinja "
             f"{b['lat_mean_ms']} ms/page ({b['bytes'] // 1024} KiB); 500 rows, 1 connection",
         )
+    inproc = result.get("inprocess")
+    if inproc:
+        fl = inproc["floor"]
+        for path in ("checkin", "signup"):
+            r = inproc[path]
+            add(
+                f"{path}_cpu_ms",
+                f"{r['cpu_ms']:.2f}",
+                r["cpu_ms"] <= 4 and r["refused"] == 0,
+                f"{r['cpu_ms']:.2f} ms CPU ({r['wall_ms']:.2f} ms wall) per request vs the "
+                f"framework floor's {fl['cpu_ms']:.2f} ms ({r['cpu_ms'] / fl['cpu_ms']:.1f}×); "
+                f"{r['requests']} requests after {inproc['warm']} warm, in-process "
+                f"(test client), refused {r['refused']}",
+            )
+            add(
+                f"{path}_statements",
+                f"{r['statements']:g}",
+                None,
+                f"SQL statements per request (BEGIN and SAVEPOINTs included) vs the floor's "
+                f"{fl['statements']:g}",
+            )
+    if checkin and checkin.get("floor"):
+        f = checkin["floor"]
+        add(
+            "checkin_vs_floor",
+            f"{checkin['vs_floor']:.3f}",
+            None,
+            f"app {checkin['app']['rps']} req/s vs the framework floor {f['rps']} req/s "
+            f"(p99 {f['lat_p99_ms']} ms, rows {f['rows']}); the floor vs the baseline: "
+            f"{f['rps'] / checkin['baseline']['rps']:.3f}",
+        )
+    if sustained and sustained.get("vs_floor") is not None:
+        add(
+            "signup_vs_floor",
+            f"{sustained['vs_floor']:.3f}",
+            None,
+            f"app {sustained['app']['signups_per_s']} sign-ups/s vs the framework floor "
+            f"{sustained['floor_rps']} req/s (measured in the check-in phase)",
+        )
     return out
 
 
@@ -721,6 +816,7 @@ def main() -> int:
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
         "versions": versions(load),
+        "pg_database": os.environ.get("BENCH_PG_DATABASE", "volunteer_bench"),
         "databases": {},
         "skipped": {},
         "broken": {},

@@ -104,9 +104,11 @@ def expire_idle_staff():
     now = int(time.time())
     seen = session.get("seen")
     session["seen"] = now
-    if not current_user.is_staff or seen is None:
+    if seen is None or now - int(seen) <= current_app.config["STAFF_IDLE_MINUTES"] * 60:
         return None
-    if now - int(seen) > current_app.config["STAFF_IDLE_MINUTES"] * 60:
+    # Idle long enough: only now does it matter whether the user is staff (their role
+    # grants are loaded for this, so an active request does not pay for them).
+    if current_user.is_staff:
         logout_user()
         session.pop("seen", None)
         flash(_("You were logged out after a period of inactivity. Please log in again."), "info")

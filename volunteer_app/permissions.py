@@ -93,7 +93,7 @@ def may_open(user: User, endpoint: str) -> bool:
     return bool(getattr(user, "is_authenticated", False) and user.has_role(*roles, Role.ADMIN))
 
 
-def _get(model: type[T], ident: object) -> T | None:
+def _get(model: type[T], ident: object, options: Iterable[Any] = ()) -> T | None:
     if not isinstance(ident, int) or isinstance(ident, bool) or not 0 < ident <= MAX_ID:
         try:
             ident = int(ident)  # type: ignore[call-overload]
@@ -101,7 +101,7 @@ def _get(model: type[T], ident: object) -> T | None:
             return None
         if not 0 < ident <= MAX_ID:
             return None
-    return db.session.get(model, ident)
+    return db.session.get(model, ident, options=list(options) or None)
 
 
 def nodes_in_scope(user: User, roles: Iterable[Role]):
@@ -118,9 +118,10 @@ class Policy(Generic[T]):
     def visible(self, user: User) -> ColumnElement[bool]:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def load(self, ident: object, user: User | None = None) -> T:
-        """The object if `user` (default: the current user) may act on it; 404 otherwise."""
-        obj = _get(self.model, ident)
+    def load(self, ident: object, user: User | None = None, *, options: Iterable[Any] = ()) -> T:
+        """The object if `user` (default: the current user) may act on it; 404 otherwise.
+        `options`: loader options for the one query (e.g. the relations the page reads)."""
+        obj = _get(self.model, ident, options)
         if obj is None or not self.can(user or current_user, obj):
             abort(404)
         return obj

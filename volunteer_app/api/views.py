@@ -9,11 +9,12 @@ from flask import current_app, jsonify, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from .. import checkin
 from ..checkin.views import policy
 from ..extensions import db, limiter
-from ..models import Attendance, Role, Signup, SignupStatus, VolunteerCard
+from ..models import Attendance, Role, Shift, Signup, SignupStatus, VolunteerCard
 from ..permissions import led_shifts, role_required
 from ..services import ServiceError, accounts, devicecodes, qr
 from ..services.database import commit_and_keep
@@ -23,6 +24,15 @@ from .blueprint import bp
 
 def error(code: str, message: str, status: int):
     return jsonify(error={"code": code, "message": message}), status
+
+
+#: The shift and its leads (who may scan) in one statement.
+_WITH_LEADS = [joinedload(Shift.leads)]
+
+
+def _led_shift(shift_id: int) -> Shift:
+    """The shift (with its leads) if the caller leads it (`permissions.led_shifts`); 404."""
+    return led_shifts.load(shift_id, options=_WITH_LEADS)
 
 
 @bp.before_request
@@ -35,7 +45,7 @@ def require_login():
 @bp.route("/shifts/<int:shift_id>/roster")
 def roster(shift_id: int):
     """Everything the scanner page needs to keep working offline."""
-    shift = led_shifts.load(shift_id)
+    shift = _led_shift(shift_id)
     rows = db.session.execute(
         select(Signup, Attendance)
         .outerjoin(Attendance, Attendance.signup_id == Signup.id)
@@ -111,7 +121,7 @@ def _iso(value) -> str | None:
 def scans(shift_id: int):
     """One scan or a synced offline batch: {"scans": [{nonce, token | signup_id,
     scanned_at (epoch ms), offline}]} -> one answer per scan, each applied once."""
-    shift = led_shifts.load(shift_id)
+    shift = _led_shift(shift_id)
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict) or not isinstance(payload.get("scans"), list):
         return error("bad_request", _("The request must be JSON with a list of scans."), 400)
@@ -126,7 +136,7 @@ def scans(shift_id: int):
 
 @bp.route("/shifts/<int:shift_id>/walk-ins", methods=["POST"])
 def walk_in(shift_id: int):
-    shift = led_shifts.load(shift_id)
+    shift = _led_shift(shift_id)
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):
         payload = {}
@@ -145,7 +155,7 @@ def walk_in(shift_id: int):
 
 @bp.route("/shifts/<int:shift_id>/counts")
 def counts(shift_id: int):
-    return jsonify(counts=checkin.counts(led_shifts.load(shift_id)), server_time=server_time())
+    return jsonify(counts=checkin.counts(_led_shift(shift_id)), server_time=server_time())
 
 
 def _caller() -> str:

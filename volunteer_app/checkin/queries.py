@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from ..extensions import db
 from ..models import (
@@ -161,21 +161,29 @@ def credited_minutes(
     return int((end - start).total_seconds() // 60)
 
 
+def _counts_statement():
+    """Built once (a plain Core statement on the tables: no ORM work per request)."""
+    signups, attendances = Signup.__table__, Attendance.__table__
+    return (
+        select(
+            func.count(signups.c.id),
+            func.count(attendances.c.id) - func.count(attendances.c.checked_out_at),
+            func.count(attendances.c.checked_out_at),
+        )
+        .select_from(signups.outerjoin(attendances, attendances.c.signup_id == signups.c.id))
+        .where(
+            signups.c.shift_id == bindparam("shift_id"),
+            signups.c.status.in_([SignupStatus.CONFIRMED, SignupStatus.ATTENDED]),
+        )
+    )
+
+
+_COUNTS = _counts_statement()
+
+
 def counts(shift: Shift) -> dict[str, int]:
     """Expected, in, out and missing for the scanner page's live counts (one row)."""
-    expected, checked_in, checked_out = db.session.execute(
-        select(
-            func.count(Signup.id),
-            func.count(Attendance.id) - func.count(Attendance.checked_out_at),
-            func.count(Attendance.checked_out_at),
-        )
-        .select_from(Signup)
-        .outerjoin(Attendance, Attendance.signup_id == Signup.id)
-        .where(
-            Signup.shift_id == shift.id,
-            Signup.status.in_([SignupStatus.CONFIRMED, SignupStatus.ATTENDED]),
-        )
-    ).one()
+    expected, checked_in, checked_out = db.session.execute(_COUNTS, {"shift_id": shift.id}).one()
     return {
         "expected": int(expected),
         "in": int(checked_in),

@@ -22,7 +22,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -38,6 +40,7 @@ from ..models import (
 )
 from ..permissions import led_shifts
 from ..services import qr
+from ..services.database import is_sqlite
 from ..signups.transitions import transition
 from .queries import (
     _active_signup,
@@ -62,14 +65,13 @@ def _apply(
     if not is_open(shift, moment):
         return _result("window_closed", volunteer=volunteer, shift=shift)
     _hold_shift(shift.id)
-    signup = _active_signup(shift, volunteer)
+    signup, attendance = _signup_with_attendance(shift, volunteer)
     if signup is None:
         return _result("not_signed_up", volunteer=volunteer, shift=shift)
     if signup.status is SignupStatus.WAITLISTED:
         return _result("waitlisted", volunteer=volunteer, shift=shift)
-    attendance = db.session.scalar(select(Attendance).where(Attendance.signup_id == signup.id))
     if attendance is None:
-        attendance = Attendance(
+        attendance = _insert_attendance(
             signup_id=signup.id,
             shift_id=shift.id,
             user_id=volunteer.id,
@@ -77,11 +79,7 @@ def _apply(
             in_method=method,
             in_by_id=actor.id,
         )
-        try:
-            with db.session.begin_nested():
-                db.session.add(attendance)
-                db.session.flush()
-        except IntegrityError:
+        if attendance is None:
             # Another device checked the same volunteer in a moment ago.
             attendance = db.session.scalar(
                 select(Attendance).where(Attendance.signup_id == signup.id)
@@ -125,8 +123,48 @@ def _apply(
 
 
 def _hold_shift(shift_id: int) -> None:
-    """The shift row before its sign-ups (PostgreSQL; held already by a write on SQLite)."""
-    db.session.execute(select(Shift.id).where(Shift.id == shift_id).with_for_update())
+    """The shift row before its sign-ups (PostgreSQL; held already by a write on SQLite,
+    where FOR UPDATE does not exist and the statement would lock nothing)."""
+    if not is_sqlite():
+        db.session.execute(_HOLD_SHIFT, {"shift_id": shift_id})
+
+
+_HOLD_SHIFT = select(Shift.id).where(Shift.id == bindparam("shift_id")).with_for_update()
+
+#: A sign-up of the shift that is not cancelled (at most one: a unique index) and its
+#: attendance, if any, in one statement.
+_SIGNUP_WITH_ATTENDANCE = (
+    select(Signup, Attendance)
+    .outerjoin(Attendance, Attendance.signup_id == Signup.id)
+    .where(
+        Signup.shift_id == bindparam("shift_id"),
+        Signup.user_id == bindparam("user_id"),
+        Signup.status != SignupStatus.CANCELLED,
+    )
+)
+
+
+def _signup_with_attendance(
+    shift: Shift, volunteer: User
+) -> tuple[Signup | None, Attendance | None]:
+    row = db.session.execute(
+        _SIGNUP_WITH_ATTENDANCE, {"shift_id": shift.id, "user_id": volunteer.id}
+    ).first()
+    return (row[0], row[1]) if row is not None else (None, None)
+
+
+def _insert_attendance(**values: object) -> Attendance | None:
+    """The new attendance, or None when the sign-up has one already (the unique index on
+    signup_id: another device a moment ago). One INSERT … ON CONFLICT DO NOTHING RETURNING
+    on both databases, instead of a savepoint around an insert that may fail."""
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(Attendance)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=[Attendance.signup_id])
+        .returning(Attendance)
+    )
+    return db.session.scalars(statement).first()
 
 
 def _log(
@@ -138,26 +176,33 @@ def _log(
     now: datetime,
     scanned_at: datetime | None,
 ) -> None:
-    db.session.add(
-        ScanLog(
-            at=now,
-            scanned_at=scanned_at,
-            shift_id=result.shift.id if result.shift else None,
-            lead_id=actor.id if actor else None,
-            volunteer_id=result.volunteer.id if result.volunteer else None,
-            nonce=nonce,
-            method=method.value,
-            action=result.action,
-            ok=result.ok,
-            code=result.code,
-            message=result.message[:300],
-        )
-    )
+    """One row in the scan log: a plain INSERT after the scan's own changes are flushed
+    (nothing reads the row back in the request, so it needs no ORM object)."""
     db.session.flush()
+    db.session.execute(
+        _INSERT_LOG,
+        {
+            "at": now,
+            "scanned_at": scanned_at,
+            "shift_id": result.shift.id if result.shift else None,
+            "lead_id": actor.id if actor else None,
+            "volunteer_id": result.volunteer.id if result.volunteer else None,
+            "nonce": nonce,
+            "method": method.value,
+            "action": result.action,
+            "ok": result.ok,
+            "code": result.code,
+            "message": result.message[:300],
+        },
+    )
+
+
+_INSERT_LOG = ScanLog.__table__.insert()
+_REPLAY = select(ScanLog).where(ScanLog.nonce == bindparam("nonce"))
 
 
 def _replay(nonce: str) -> ScanResult | None:
-    row = db.session.scalar(select(ScanLog).where(ScanLog.nonce == nonce))
+    row = db.session.scalar(_REPLAY, {"nonce": nonce})
     if row is None:
         return None
     volunteer = db.session.get(User, row.volunteer_id) if row.volunteer_id else None
@@ -320,7 +365,8 @@ def sync(
     order they were made), so that two batches lock the same rows in the same order."""
     scans = scans[:500]
     answers: list[dict] = [{} for _ in scans]
-    keys = _signup_keys(shift, scans, now)
+    # One scan needs no order (and its sign-up is read where it is applied).
+    keys = _signup_keys(shift, scans, now) if len(scans) > 1 else [0] * len(scans)
     order = sorted(
         range(len(scans)),
         key=lambda i: (keys[i], _scan_ms(scans[i].get("scanned_at")), i),

@@ -16,7 +16,7 @@ from flask_babel import format_datetime, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, lazyload
 
 from .. import signups
 from ..catalog import CATEGORIES
@@ -120,7 +120,10 @@ def detail(event_id: int):
 @bp.route("/shifts/<int:shift_id>/signup", methods=["POST"])
 @login_required
 def sign_up(shift_id: int):
-    shift = db.session.get(Shift, shift_id)
+    # The shift with its event in one statement; its leads are not needed here.
+    shift = db.session.get(
+        Shift, shift_id, options=[joinedload(Shift.event), lazyload(Shift.leads)]
+    )
     if shift is None or not signups.can_see(current_user, shift.event):
         abort(404)
     try:

@@ -61,13 +61,14 @@ def sign_up(
         raise ServiceError(_l("This shift is full."))
     # From here on this request holds the shift row: its place in the queue is now.
     signup.queued_at = queue_time(shift.id, now)
+    db.session.add(signup)
     try:
-        with db.session.begin_nested():
-            db.session.add(signup)
-            db.session.flush()
+        db.session.flush()
     except IntegrityError:
         # The same volunteer in two requests at once: the unique index keeps one. The
-        # caller rolls back, which also returns the place this request claimed.
+        # caller rolls back (it must: the failed flush leaves the transaction unusable),
+        # which also returns the place this request claimed. No savepoint is needed for
+        # that, since nothing of this transaction is to be kept.
         raise ServiceError(_l("You have already signed up for this shift.")) from None
     # Counted under the shift's lock: every sign-up queued before this one has committed
     # (each held the lock until then) and a fresh statement sees it, even under READ

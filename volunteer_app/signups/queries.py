@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, bindparam, func, select
 
 from ..extensions import db
 from ..models import (
@@ -40,17 +40,24 @@ class HoldPolicy:
     hold_days: int = 30  # … allow only waitlisting for this long after the last one
 
 
+# The reads of every sign-up, built once (each is a plain statement with bound parameters,
+# so a request pays neither for building it nor for its cache key).
+_NO_SHOWS = (
+    select(Shift.ends_at)
+    .join(Signup, Signup.shift_id == Shift.id)
+    .where(
+        Signup.user_id == bindparam("user_id"),
+        Signup.status == SignupStatus.NO_SHOW,
+        Shift.ends_at > bindparam("since"),
+    )
+    .order_by(Shift.ends_at.desc())
+)
+
+
 def no_show_hold_until(user: User, now: datetime, policy: HoldPolicy) -> datetime | None:
     """When the volunteer's no-show hold ends, or None if there is none now."""
     rows = db.session.scalars(
-        select(Shift.ends_at)
-        .join(Signup, Signup.shift_id == Shift.id)
-        .where(
-            Signup.user_id == user.id,
-            Signup.status == SignupStatus.NO_SHOW,
-            Shift.ends_at > now - timedelta(days=policy.within_days),
-        )
-        .order_by(Shift.ends_at.desc())
+        _NO_SHOWS, {"user_id": user.id, "since": now - timedelta(days=policy.within_days)}
     ).all()
     if len(rows) < policy.no_shows:
         return None
@@ -81,32 +88,44 @@ def can_see(user: User | None, event: Event) -> bool:
     return user is not None and user.is_authenticated and teams.is_member(user, team_ids_for(event))
 
 
+_OVERLAPPING = (
+    select(Shift)
+    .join(Signup, Signup.shift_id == Shift.id)
+    .where(
+        Signup.user_id == bindparam("user_id"),
+        Signup.status.in_(ACTIVE),
+        Shift.id != bindparam("shift_id"),
+        Shift.cancelled.is_(False),
+        Shift.starts_at < bindparam("ends_at"),
+        Shift.ends_at > bindparam("starts_at"),
+    )
+)
+
+
 def overlapping(user: User, shift: Shift) -> list[Shift]:
     """The volunteer's other active shifts whose time overlaps this one."""
     return list(
         db.session.scalars(
-            select(Shift)
-            .join(Signup, Signup.shift_id == Shift.id)
-            .where(
-                Signup.user_id == user.id,
-                Signup.status.in_(ACTIVE),
-                Shift.id != shift.id,
-                Shift.cancelled.is_(False),
-                Shift.starts_at < shift.ends_at,
-                Shift.ends_at > shift.starts_at,
-            )
+            _OVERLAPPING,
+            {
+                "user_id": user.id,
+                "shift_id": shift.id,
+                "starts_at": shift.starts_at,
+                "ends_at": shift.ends_at,
+            },
         )
     )
+
+
+_ACTIVE_SIGNUP = select(Signup).where(
+    Signup.user_id == bindparam("user_id"),
+    Signup.shift_id == bindparam("shift_id"),
+    Signup.status != SignupStatus.CANCELLED,
+)
 
 
 def active_signup(user: User, shift: Shift) -> Signup | None:
-    return db.session.scalar(
-        select(Signup).where(
-            Signup.user_id == user.id,
-            Signup.shift_id == shift.id,
-            Signup.status != SignupStatus.CANCELLED,
-        )
-    )
+    return db.session.scalar(_ACTIVE_SIGNUP, {"user_id": user.id, "shift_id": shift.id})
 
 
 def refusal_reasons(
@@ -165,13 +184,14 @@ def refusal_reasons(
     return reasons
 
 
+_LATEST_QUEUED = select(func.max(Signup.queued_at)).where(Signup.shift_id == bindparam("shift_id"))
+
+
 def queue_time(shift_id: int, now: datetime) -> datetime:
     """The sign-up's place in the shift's queue, taken while the shift row is held: `now`,
     or just after the latest one queued if a clock read before the lock lags behind it,
     so that the queue's order (queued_at, id) is the order in which the lock was had."""
-    latest = db.session.scalar(
-        select(func.max(Signup.queued_at)).where(Signup.shift_id == shift_id)
-    )
+    latest = db.session.scalar(_LATEST_QUEUED, {"shift_id": shift_id})
     if latest is not None and latest >= now:
         return latest + timedelta(microseconds=1)
     return now

@@ -17,8 +17,9 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.orm.util import identity_key
 
 from ..extensions import db
@@ -67,7 +68,22 @@ def _change_counters(shift_id: int, taken: int, waitlisted: int, *, claims: bool
     """One UPDATE of the shift row; a claiming move only if there is room. True when done."""
     if not taken and not waitlisted:
         return True
-    statement = update(Shift).where(Shift.id == shift_id)
+    result = db.session.execute(
+        _counter_update(taken, waitlisted, claims), {"counter_shift_id": shift_id}
+    )
+    if result.rowcount != 1:
+        return False
+    # A Shift loaded in this session reads its new counters on next access.
+    loaded = db.session.identity_map.get(identity_key(Shift, shift_id))
+    if loaded is not None:
+        db.session.expire(loaded, ["taken", "waitlisted"])
+    return True
+
+
+@lru_cache(maxsize=64)
+def _counter_update(taken: int, waitlisted: int, claims: bool):
+    """The UPDATE of a move's counters, built once per kind of move (the shift id bound)."""
+    statement = update(Shift).where(Shift.id == bindparam("counter_shift_id"))
     values: dict = {}
     if taken:
         values["taken"] = Shift.taken + taken
@@ -84,16 +100,7 @@ def _change_counters(shift_id: int, taken: int, waitlisted: int, *, claims: bool
             )
         if waitlisted < 0:
             statement = statement.where(Shift.waitlisted + waitlisted >= 0)
-    result = db.session.execute(
-        statement.values(values).execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        return False
-    # A Shift loaded in this session reads its new counters on next access.
-    loaded = db.session.identity_map.get(identity_key(Shift, shift_id))
-    if loaded is not None:
-        db.session.expire(loaded, ["taken", "waitlisted"])
-    return True
+    return statement.values(values).execution_options(synchronize_session=False)
 
 
 def _set_status(
