@@ -31,7 +31,7 @@ from volunteer_app.models import (
 )
 from volunteer_app.services import charts, orgs
 from volunteer_app.tallies import Period, period_for, quarter_period
-from volunteer_app.tallies.views import mask_name
+from volunteer_app.tallies.web import mask_name
 from volunteer_app.timeutil import from_local, utcnow
 
 #: These tests pin other rules; the four-eyes rule: tests/test_national_record.py.

@@ -23,6 +23,7 @@ Scope: a role granted on an org node covers its subtree (`services.scope`).
 | `organised_nodes` | OrgUnit | organisers of the node (or an ancestor) |
 | `administered_nodes` / `grants` | OrgUnit / RoleGrant | organisers and admins of the node |
 | `recorded_nodes` / `batches` | OrgUnit / ExchangeBatch | 志愿服务信息报送员 of the scope |
+| `tally_nodes[dim]` | OrgUnit of the kind | organisers; Party tree: branch secretaries too |
 | `PAGE_ROLES` | a menu entry and its page | the roles that open it (admin always) |
 
 Under the four-eyes rule (`services.approvals`) only an organiser of the record's host who
@@ -38,13 +39,14 @@ from typing import Any, Generic, TypeVar
 
 from flask import abort
 from flask_login import current_user, login_required
-from sqlalchemy import ColumnElement, false, or_, select
+from sqlalchemy import ColumnElement, and_, false, or_, select
 
 from .extensions import db
 from .models import (
     CorrectionRequest,
     Event,
     ExchangeBatch,
+    OrgKind,
     OrgUnit,
     Role,
     RoleGrant,
@@ -234,6 +236,31 @@ class DecidableRecords(Policy[ServiceRecord]):
         led = select(ShiftLead.shift_id).where(ShiftLead.user_id == user.id)
         return or_(service_records.visible(user), ServiceRecord.shift_id.in_(led))
 
+
+class TallyNodes(Policy[OrgUnit]):
+    """The nodes whose figures a user may read in one dimension of the tallies: organisers
+    for the area and host trees, organisers and Party branch secretaries for the Party tree;
+    the node must be of the dimension's kind."""
+
+    model = OrgUnit
+
+    def __init__(self, roles: tuple[Role, ...], kind: OrgKind | None):
+        self.roles, self.kind = roles, kind
+
+    def can(self, user: User, node: OrgUnit) -> bool:
+        return (self.kind is None or node.kind is self.kind) and covers(user, node, self.roles)
+
+    def visible(self, user: User) -> ColumnElement[bool]:
+        inside = OrgUnit.id.in_(nodes_in_scope(user, self.roles))
+        return inside if self.kind is None else and_(inside, OrgUnit.kind == self.kind)
+
+
+#: One per dimension of the tallies: area (社区), party (党组织), host (组织单位).
+tally_nodes: dict[str, TallyNodes] = {
+    "area": TallyNodes(ORGANISER, OrgKind.AREA),
+    "party": TallyNodes((Role.ORGANISER, Role.BRANCH_SECRETARY), OrgKind.PARTY),
+    "host": TallyNodes(ORGANISER, None),
+}
 
 led_shifts = LedShifts()
 decidable_records = DecidableRecords()
