@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from .extensions import db
+from .services import ServiceError
 
 
 def _titles() -> dict[int, tuple[str, str]]:
@@ -42,7 +43,25 @@ def render_error(code: int, message: str | None = None):
     return render_template("errors/error.html", code=code, title=title, message=text), code
 
 
+def _back() -> str:
+    """The page the form was on (this site's only), else the home page."""
+    from .query import safe_referrer
+
+    return safe_referrer() or url_for("main.index")
+
+
 def register(app: Flask) -> None:
+    @app.errorhandler(ServiceError)
+    def refused(error: ServiceError):
+        # A refusal no view caught: nothing of the request is kept, every reason is told.
+        db.session.rollback()
+        if request.path.startswith("/api/"):
+            message = " ".join(error.messages)
+            return jsonify(error={"code": "refused", "message": message}), 422
+        for message in error.messages:
+            flash(message, "danger")
+        return redirect(_back(), 303)
+
     @app.errorhandler(CSRFError)
     def csrf_error(_error: CSRFError):
         db.session.rollback()

@@ -1,4 +1,5 @@
-"""Per-request behaviour: write transactions, the staff idle timeout, security headers."""
+"""Per-request behaviour: write transactions and their one commit, the staff idle timeout,
+security headers."""
 
 from __future__ import annotations
 
@@ -6,11 +7,24 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from flask import Flask, current_app, flash, redirect, request, session, url_for
+from flask import (
+    Flask,
+    current_app,
+    flash,
+    g,
+    has_request_context,
+    redirect,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
+from sqlalchemy import event
+from sqlalchemy.orm import ORMExecuteState, Session
 
-from .services.database import begin_write, is_sqlite
+from .extensions import db
+from .services.database import begin_write, commit_and_keep, is_sqlite
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -57,6 +71,27 @@ def register(app: Flask) -> None:
     app.before_request(take_write_lock)
     app.before_request(expire_idle_staff)
     app.after_request(security_headers)
+    # After-request functions run last-registered first: the commit runs before the rest, so
+    # an error answer it turns into (a busy database: 503) still gets the headers.
+    app.after_request(commit_request)
+    if not event.contains(Session, "after_flush", _note_write):
+        event.listen(Session, "after_flush", _note_write)
+        event.listen(Session, "do_orm_execute", _note_statement)
+
+
+def _wrote() -> bool:
+    """This request changed something: flushed, ran a DML statement, or holds pending rows."""
+    return bool(g.get("wrote") or db.session.new or db.session.dirty or db.session.deleted)
+
+
+def _note_write(*_args) -> None:
+    if has_request_context():
+        g.wrote = True
+
+
+def _note_statement(state: ORMExecuteState) -> None:
+    if has_request_context() and (state.is_insert or state.is_update or state.is_delete):
+        g.wrote = True
 
 
 def limit_api_body() -> None:
@@ -93,6 +128,32 @@ def take_write_lock() -> None:
 def _marked_as_writing() -> bool:
     view = current_app.view_functions.get(request.endpoint or "")
     return bool(getattr(view, "takes_write_lock", False))
+
+
+def commit_request(response):
+    """Commit once per request. A request that may write (an unsafe method, or a view marked
+    `writes`) commits here, after its view has answered without an error; an error answer
+    (4xx, 5xx) rolls back. A GET that wrote without the mark (an audited download) commits
+    too, as it did when views committed themselves. Views never commit and services only
+    flush, so a request's changes land together or not at all. A failed commit is answered
+    like any error of its kind (a busy or restarting database: 503)."""
+    if not (request.method in UNSAFE_METHODS or _marked_as_writing()):
+        if not _wrote():
+            return response
+        # Wrote without the write lock: under load on SQLite this may answer 503. Noted
+        # for tests/test_route_walk.py, which walks every GET and expects none.
+        current_app.extensions.setdefault("unmarked_get_writes", set()).add(request.endpoint)
+        current_app.logger.warning("GET %s wrote without @writes", request.endpoint)
+    if response.status_code >= 400:
+        db.session.rollback()
+        return response
+    try:
+        # The answer is already made: nothing needs the session's objects reloaded.
+        commit_and_keep()
+    except Exception as error:
+        db.session.rollback()
+        return current_app.make_response(current_app.handle_user_exception(error))
+    return response
 
 
 def expire_idle_staff():

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from datetime import date
 from enum import Enum
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 from flask import request
 from wtforms.meta import DefaultMeta
@@ -104,6 +105,15 @@ class _QueryMeta(DefaultMeta):
         # the choice check's error); stripped, it is "" and means "not given".
         filters = [*unbound_field.kwargs.get("filters", ()), _strip]
         return unbound_field.bind(form=form, filters=filters, **options)
+
+
+def safe_referrer() -> str | None:
+    """The page the request came from, as a path on this site; None when it was another
+    site's (or there is no Referer)."""
+    parts = urlsplit(request.referrer or "")
+    if not parts.path.startswith("/") or (parts.netloc and parts.netloc != request.host):
+        return None
+    return parts.path + ("?" + parts.query if parts.query else "")
 
 
 class QueryForm(FlaskForm):

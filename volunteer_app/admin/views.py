@@ -21,6 +21,7 @@ from ..services import audit as audit_service
 from ..services import orgs as org_service
 from ..services.scope import covers, path_filter
 from ..timeutil import to_local, utcnow
+from ..web import refuse
 from .blueprint import bp
 from .forms import (
     LEVEL_LABELS,
@@ -35,11 +36,6 @@ from .forms import (
 )
 
 ORG_ROLES = (Role.ORGANISER, Role.ADMIN)
-
-
-def _flash_errors(error: ServiceError) -> None:
-    for message in error.messages:
-        flash(message, "danger")
 
 
 @bp.route("/orgs")
@@ -95,11 +91,9 @@ def org_detail(node_id: int):
         try:
             done = _apply(op, node, forms)
         except ServiceError as error:
-            db.session.rollback()
-            _flash_errors(error)
+            refuse(error)
         else:
             if done is not None:
-                db.session.commit()
                 flash(done[0], "success")
                 return redirect(done[1])
     return render_template(
@@ -167,10 +161,8 @@ def grants():
         try:
             roles.grant(current_user, form.user, Role(form.role.data), node, ip=request.remote_addr)
         except ServiceError as error:
-            db.session.commit()  # a refused grant is audited
             form.form_errors.extend(error.messages)
         else:
-            db.session.commit()
             flash(_("The role has been granted."), "success")
             return redirect(url_for("admin.grants"))
     rows = db.session.scalars(
@@ -198,10 +190,8 @@ def remove_grant(grant_id: int):
     try:
         roles.revoke(current_user, row, ip=request.remote_addr)
     except ServiceError as error:
-        db.session.rollback()
-        _flash_errors(error)
+        refuse(error)
     else:
-        db.session.commit()
         flash(_("The role has been removed."), "success")
     return redirect(url_for("admin.grants"))
 
@@ -286,7 +276,6 @@ def audit_export():
         format=fmt,
         filters={"action": form.action.data or "", "phone": form.phone.data or ""},
     )
-    db.session.commit()
     return send_file(
         io.BytesIO(body),
         mimetype=mimetype,

@@ -17,7 +17,6 @@ from ..extensions import db, limiter
 from ..models import Attendance, Role, Shift, Signup, SignupStatus, VolunteerCard
 from ..permissions import led_shifts, role_required
 from ..services import ServiceError, accounts, devicecodes, qr
-from ..services.database import commit_and_keep
 from ..timeutil import utcnow
 from .blueprint import bp
 
@@ -130,7 +129,6 @@ def scans(shift_id: int):
     items = [s for s in payload["scans"] if isinstance(s, dict)]
     results = checkin.sync(current_user, shift, items, now=utcnow(), policy=policy())
     live = checkin.counts(shift)  # read in the transaction: it includes these scans
-    commit_and_keep()
     return jsonify(results=results, counts=live, server_time=server_time())
 
 
@@ -149,7 +147,6 @@ def walk_in(shift_id: int):
     except ServiceError as refused:
         db.session.rollback()
         return error("refused", " ".join(refused.messages), 409)
-    db.session.commit()
     return jsonify(result=result.as_json(), counts=checkin.counts(shift))
 
 

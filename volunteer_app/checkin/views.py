@@ -47,6 +47,7 @@ from ..services import (
     volunteers,
 )
 from ..timeutil import from_local, local_today, to_local, utcnow
+from ..web import refuse
 from .blueprint import bp
 
 
@@ -103,7 +104,6 @@ def my_qr_device():
     """This phone's secret for codes computed with no network (given once, while online)."""
     now = utcnow()
     device, secret = devicecodes.issue(current_user, now=now)
-    db.session.commit()
     return jsonify(
         device=devicecodes.b36(device.id),
         secret=secret,
@@ -119,7 +119,6 @@ def my_qr_revoke():
     """A lost phone: the codes of all the volunteer's phones stop at once."""
     n = devicecodes.revoke_all(current_user, actor=current_user, now=utcnow())
     audit.record("device.revoke", actor=current_user, ip=request.remote_addr, count=n)
-    db.session.commit()
     flash(_("The codes on your phones have been switched off. This phone gets a new one."), "info")
     return redirect(url_for("checkin.my_qr"))
 
@@ -144,7 +143,6 @@ def scan_code(token: str):
         method=ScanMethod.LEAD_SCAN,
         policy=policy(),
     )
-    db.session.commit()
     if result.code == "no_open_shift" and not current_user.has_role(Role.LEAD, Role.ORGANISER):
         return render_template("checkin/code_info.html", token=token, result=result), 200
     return render_template("checkin/result.html", result=result)
@@ -156,7 +154,6 @@ def scan_code(token: str):
 def site_code(token: str):
     """A volunteer scanned the site code with their own phone."""
     result = checkin.self_scan(current_user, token, now=utcnow(), policy=policy())
-    db.session.commit()
     return render_template("checkin/result.html", result=result, self_scan=True)
 
 
@@ -245,11 +242,8 @@ def attendance(shift_id: int):
             else:
                 abort(400)
         except ServiceError as error:
-            db.session.rollback()
-            for text in error.messages:
-                flash(text, "danger")
+            refuse(error)
         else:
-            db.session.commit()
             flash(message, "success")
         return redirect(url_for("checkin.attendance", shift_id=shift.id))
     rows = db.session.execute(
@@ -316,7 +310,6 @@ def card(user_id: int):
                 object_id=user_id,
                 count=n,
             )
-            db.session.commit()
             flash(_("The codes on the volunteer’s phones have been switched off."), "info")
             return redirect(url_for("checkin.card", user_id=user_id))
         if current is not None:
@@ -331,7 +324,6 @@ def card(user_id: int):
         else:
             current = None
             flash(_("The card has been revoked."), "info")
-        db.session.commit()
         return redirect(url_for("checkin.card", user_id=user_id))
     return render_template(
         "checkin/card.html",
@@ -366,7 +358,6 @@ def card_sheet(node_id: int):
     holders = cards.community_holders(current_user, node, today=local_today(), min_age=min_age)
     if request.method == "POST":
         n = cards.issue_missing(current_user, holders, now=utcnow(), ip=request.remote_addr)
-        db.session.commit()
         flash(_("%(n)d cards issued.", n=n), "success")
         return redirect(url_for("checkin.card_sheet", node_id=node.id, min_age=min_age))
     printed = [h for h in holders if h.card is not None]

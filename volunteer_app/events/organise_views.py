@@ -4,9 +4,6 @@ so another scope's event answers 404."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -33,6 +30,7 @@ from ..services import events as event_service
 from ..services.scope import path_filter
 from ..signups import ACTIVE
 from ..timeutil import utcnow
+from ..web import flash_form_errors, refuse, submit
 from .blueprint import bp
 from .forms import (
     SIGNUP_LABELS,
@@ -62,31 +60,6 @@ def _event(event_id: int) -> Event:
 
 def _shift(shift_id: int) -> Shift:
     return load_in_scope(Shift, shift_id, ORGANISER, org_of=lambda s: s.event.host)
-
-
-def _attempt(form, action: Callable[[], Any], done: Callable[[Any], tuple[str, str]]):
-    """If the form is valid, run the service call: commit, flash and redirect (done gives
-    the message and the target); on a refusal roll back and put every reason on the form.
-    None when the page should be shown again with the form's errors."""
-    if not form.validate_on_submit():
-        return None
-    try:
-        result = action()
-    except ServiceError as error:
-        db.session.rollback()
-        form.form_errors.extend(error.messages)
-        return None
-    db.session.commit()
-    message, target = done(result)
-    flash(message, "success")
-    return redirect(target)
-
-
-def _flash_form(form) -> None:
-    """A small form's errors as flash messages (its page is redirected to)."""
-    for errors in form.errors.values():
-        for message in errors:
-            flash(message, "danger")
 
 
 def _ip() -> str | None:
@@ -141,7 +114,7 @@ def organise_list():
 @role_required(Role.ORGANISER)
 def organise_new():
     form = NewEventForm(current_user)
-    answer = _attempt(
+    answer = submit(
         form,
         lambda: event_service.create_event(
             current_user,
@@ -215,7 +188,7 @@ def organise_event(event_id: int):
 def organise_edit(event_id: int):
     event = _event(event_id)
     form = EventForm(prefix="event")
-    answer = _attempt(
+    answer = submit(
         form,
         lambda: event_service.update_event(current_user, event, form.event_fields(), ip=_ip()),
         lambda _event: (_("The details have been saved."), _here(event)),
@@ -228,7 +201,7 @@ def organise_edit(event_id: int):
 def organise_add_shift(event_id: int):
     event = _event(event_id)
     form = ShiftForm(current_user, prefix="shift")
-    answer = _attempt(
+    answer = submit(
         form,
         lambda: event_service.add_shift(current_user, event, form.shift_fields(), ip=_ip()),
         lambda _shift: (_("The shift has been added."), _here(event)),
@@ -241,7 +214,7 @@ def organise_add_shift(event_id: int):
 def organise_publish(event_id: int):
     event = _event(event_id)
     form = ActionForm(prefix="publish")
-    answer = _attempt(
+    answer = submit(
         form,
         lambda: event_service.publish(current_user, event, ip=_ip()),
         lambda _event: (_("The event is published; volunteers can now sign up."), _here(event)),
@@ -254,7 +227,7 @@ def organise_publish(event_id: int):
 def organise_cancel(event_id: int):
     event = _event(event_id)
     form = CancelForm(prefix="cancel")
-    answer = _attempt(
+    answer = submit(
         form,
         lambda: event_service.cancel_event(
             current_user, event, form.reason.data, now=utcnow(), ip=_ip()
@@ -272,7 +245,7 @@ def organise_cancel(event_id: int):
 def organise_copy(event_id: int):
     event = _event(event_id)
     form = CopyForm(prefix="copy")
-    answer = _attempt(
+    answer = submit(
         form,
         lambda: event_service.copy_event(current_user, event, form.offset_for(event), ip=_ip()),
         lambda copy: (
@@ -288,7 +261,7 @@ def organise_copy(event_id: int):
 def organise_repeat(event_id: int):
     event = _event(event_id)
     form = RepeatForm(prefix="repeat")
-    answer = _attempt(
+    answer = submit(
         form,
         lambda: event_service.repeat_event(
             current_user, event, weekly=form.weekly.data or 0, dates=form.parsed_dates, ip=_ip()
@@ -312,7 +285,7 @@ def organise_shift(shift_id: int):
         form = ShiftForm(current_user, keep_leads=[lead.user for lead in shift.leads])
     else:
         form = ShiftForm.for_shift(current_user, shift)
-    answer = _attempt(
+    answer = submit(
         form,
         lambda: event_service.update_shift(
             current_user, shift, form.shift_fields(), now=utcnow(), ip=_ip()
@@ -328,18 +301,15 @@ def organise_cancel_shift(shift_id: int):
     shift = _shift(shift_id)
     form = CancelShiftForm(prefix="cancel_shift")
     if not form.validate_on_submit():
-        _flash_form(form)
+        flash_form_errors(form)
         return redirect(_here(shift.event))
     try:
         told = event_service.cancel_shift(
             current_user, shift, form.reason.data, now=utcnow(), ip=_ip()
         )
     except ServiceError as error:
-        db.session.rollback()
-        for message in error.messages:
-            flash(message, "danger")
+        refuse(error)
     else:
-        db.session.commit()
         flash(_("The shift has been cancelled. Volunteers told: %(n)d.", n=told), "success")
     return redirect(_here(shift.event))
 
@@ -406,7 +376,7 @@ def organise_roster_add(shift_id: int):
     if chosen is None:
         return _roster(shift, form)
     profile = next(p for p in matches if p.user_id == chosen)
-    answer = _attempt(
+    answer = submit(
         form,
         lambda: signups.organiser_add(
             current_user, shift, profile.user, now=utcnow(), reason=form.reason.data, ip=_ip()
@@ -442,7 +412,7 @@ def organise_roster_remove(signup_id: int):
         )
     form = RemoveForm(prefix="remove")
     if not form.validate_on_submit():
-        _flash_form(form)
+        flash_form_errors(form)
         return redirect(url_for("events.organise_roster_remove", signup_id=signup_id))
     try:
         promoted = signups.cancel(
@@ -454,11 +424,8 @@ def organise_roster_remove(signup_id: int):
             ip=_ip(),
         )
     except ServiceError as error:
-        db.session.rollback()
-        for message in error.messages:
-            flash(message, "danger")
+        refuse(error)
     else:
-        db.session.commit()
         flash(_("The volunteer has been removed and told why."), "success")
         if promoted:
             flash(_("Moved up from the waitlist: %(n)d.", n=len(promoted)), "info")

@@ -21,11 +21,12 @@ from sqlalchemy.orm import joinedload, lazyload
 from .. import signups
 from ..catalog import CATEGORIES
 from ..extensions import db
+from ..hooks import writes
 from ..models import Event, Shift, Signup, SignupStatus, VolunteerProfile
 from ..query import arg_choice, arg_flag, arg_id, arg_page
 from ..services import ServiceError, calendar, listing, posters, volunteers
-from ..services.database import commit_and_keep
 from ..timeutil import local_today, utcnow
+from ..web import refuse
 from .blueprint import bp
 
 
@@ -136,14 +137,11 @@ def sign_up(shift_id: int):
             ip=request.remote_addr,
         )
     except ServiceError as error:
-        db.session.rollback()
-        for message in error.messages:
-            flash(message, "danger")
+        refuse(error)
         profile = db.session.get(VolunteerProfile, current_user.id)
         if not volunteers.is_complete(profile, local_today()):
             return redirect(url_for("volunteers.me"))
     else:
-        commit_and_keep()
         if result.position is None:
             flash(_("You are signed up. Thank you!"), "success")
         else:
@@ -167,11 +165,8 @@ def cancel(signup_id: int):
     try:
         signups.cancel(signup, actor=current_user, now=utcnow(), ip=request.remote_addr)
     except ServiceError as error:
-        db.session.rollback()
-        for message in error.messages:
-            flash(message, "danger")
+        refuse(error)
     else:
-        db.session.commit()
         flash(_("Your sign-up has been cancelled."), "info")
     target = request.form.get("next")
     if target == "my_shifts":
@@ -242,14 +237,13 @@ def shift_ics(shift_id: int):
 
 @bp.route("/my/calendar", methods=["GET", "POST"])
 @login_required
+@writes
 def my_calendar():
     if request.method == "POST":
         calendar.renew_token(current_user)
-        db.session.commit()
         flash(_("A new calendar link was made; the old one no longer works."), "info")
         return redirect(url_for("events.my_calendar"))
     token = calendar.feed_token(current_user)
-    db.session.commit()
     https_url = url_for("events.calendar_feed", token=token, _external=True)
     webcal_url = "webcal://" + https_url.split("://", 1)[1]
     return render_template("events/my_calendar.html", https_url=https_url, webcal_url=webcal_url)

@@ -19,6 +19,7 @@ from ..permissions import load_in_scope, role_required
 from ..query import arg_choice, arg_date, arg_id
 from ..services import ServiceError, exchange, external_hours, national_numbers
 from ..timeutil import local_today, utcnow
+from ..web import refuse
 from .blueprint import bp
 from .forms import BatchForm, ImportForm, NationalNumberForm
 
@@ -102,11 +103,8 @@ def create():
             ip=_ip(),
         )
     except ServiceError as error:
-        db.session.rollback()
-        for message in error.messages:
-            flash(message, "danger")
+        refuse(error)
         return _page(form, ImportForm(formdata=None), status=400)
-    db.session.commit()
     flash(
         _(
             "Batch %(id)d created: %(n)d records (%(c)d corrections). Download it below.",
@@ -132,7 +130,6 @@ def download(batch_id: int, fmt: str):
     except ServiceError:
         db.session.rollback()
         abort(404)
-    db.session.commit()
     return Response(
         data,
         mimetype=mimetype,
@@ -161,11 +158,8 @@ def import_hours():
         flash(_("Nothing was imported: please correct these rows and try again."), "danger")
         return _page(batch_form, form, row_errors=refused.errors, status=400)
     except ServiceError as error:
-        db.session.rollback()
-        for message in error.messages:
-            flash(message, "danger")
+        refuse(error)
         return _page(batch_form, form, status=400)
-    db.session.commit()
     flash(_("%(n)d external records imported.", n=count), "success")
     return redirect(url_for("exchange.index"))
 
@@ -192,10 +186,7 @@ def national_number():
     try:
         national_numbers.set_number(current_user, form.number.data, ip=_ip())
     except ServiceError as error:
-        db.session.rollback()
-        for message in error.messages:
-            flash(message, "danger")
+        refuse(error)
     else:
-        db.session.commit()
         flash(_("Your national volunteer number has been saved."), "success")
     return redirect(url_for("volunteers.me", _anchor="national-number"))

@@ -34,6 +34,7 @@ from ..services import (
     ServiceError,
 )
 from ..timeutil import utcnow
+from ..web import refuse
 from .blueprint import bp
 from .web import _decide, _ip, _op, _records
 
@@ -94,11 +95,8 @@ def confirm(shift_id: int):
             ip=_ip(),
         )
     except ServiceError as error:
-        db.session.rollback()
-        for message in error.messages:
-            flash(message, "danger")
+        refuse(error)
     else:
-        db.session.commit()
         n = len(written)
         message = _("Shift confirmed: %(n)d service records written; they await approval.", n=n)
         flash(message, "success")

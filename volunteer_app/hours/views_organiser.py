@@ -47,6 +47,7 @@ from ..services import (
     volunteers,
 )
 from ..timeutil import local_today, utcnow
+from ..web import attempt, flash_form_errors, refuse
 from .blueprint import bp
 from .forms import AnswerForm, CorrectionForm, ManualForm
 from .queries import corrections_of, counted_minutes, overdue_cutoff, shifts_to_confirm
@@ -55,9 +56,7 @@ from .web import (
     MAX_ID,
     MAX_MATCHES,
     PENDING_LIMIT,
-    _attempt,
     _decide,
-    _flash_errors,
     _ip,
     _op,
     _records,
@@ -196,9 +195,9 @@ def correct(record_id: int):
     record = service_records.load(record_id)
     form = CorrectionForm()
     if not form.validate_on_submit():
-        _flash_errors(form)
+        flash_form_errors(form)
     else:
-        _attempt(
+        attempt(
             lambda: hours.add_correction(
                 current_user, record, form.delta.data, form.reason.data, ip=_ip()
             ),
@@ -264,10 +263,8 @@ def manual():
             ip=_ip(),
         )
     except ServiceError as error:
-        db.session.rollback()
-        form.form_errors.extend(error.messages)
+        refuse(error, form)
         return render_template("hours/manual.html", form=form)
-    db.session.commit()
     flash(
         _("The record for %(name)s has been saved; it awaits approval.", name=profile.real_name),
         "success",
@@ -299,10 +296,10 @@ def answer(request_id: int):
     item = correction_requests.load(request_id)
     form = AnswerForm()
     if not form.validate_on_submit():
-        _flash_errors(form)
+        flash_form_errors(form)
     else:
         delta = form.delta.data or None
-        _attempt(
+        attempt(
             lambda: answer_request(
                 current_user, item, form.answer.data, now=utcnow(), delta_minutes=delta, ip=_ip()
             ),

@@ -8,7 +8,6 @@ from datetime import date
 from flask import (
     Response,
     abort,
-    flash,
     make_response,
     redirect,
     render_template,
@@ -38,11 +37,12 @@ from ..services import (
     external_hours,
 )
 from ..timeutil import local_today, utcnow
+from ..web import attempt, flash_form_errors, refuse
 from .blueprint import bp
 from .forms import AskForm, CertificateForm
 from .queries import corrections_of, counted_minutes
 from .requests import ask_correction
-from .web import STAR_LABELS, _attempt, _flash_errors, _get, _ip
+from .web import STAR_LABELS, _get, _ip
 
 # ---------------------------------------------------------------- the volunteer's pages
 
@@ -114,9 +114,9 @@ def ask(record_id: int):
         abort(404)
     form = AskForm()
     if not form.validate_on_submit():
-        _flash_errors(form)
+        flash_form_errors(form)
         return redirect(url_for("hours.mine", _anchor=f"record-{record.id}"))
-    _attempt(
+    attempt(
         lambda: ask_correction(current_user, record, form.message.data, now=utcnow(), ip=_ip()),
         _("Your request has been sent; the organiser will answer here."),
     )
@@ -129,21 +129,18 @@ def ask(record_id: int):
 def certificate():
     form = CertificateForm(request.args)
     if not form.validate():
-        _flash_errors(form)
+        flash_form_errors(form)
         return redirect(url_for("hours.mine", _anchor="certificate"))
     try:
         issued = certificates.issue(
             current_user, form.start.data, form.end.data, today=local_today(), ip=_ip()
         )
     except ServiceError as error:
-        db.session.rollback()
-        for message in error.messages:
-            flash(message, "danger")
+        refuse(error)
         return redirect(url_for("hours.mine", _anchor="certificate"))
     pdf = certificates.render_pdf(
         issued, url_for("hours.verify", number=issued.number, _external=True)
     )
-    db.session.commit()
     return Response(
         pdf,
         mimetype="application/pdf",

@@ -19,10 +19,8 @@ from ..models import (
     RecordStatus,
     ServiceRecord,
 )
-from ..services import (
-    ServiceError,
-)
 from ..timeutil import utcnow
+from ..web import attempt
 from .blueprint import bp
 
 #: Most pending records the approvals page lists at once (oldest first).
@@ -67,27 +65,6 @@ def _get(model, ident: int | None):
     return db.session.get(model, ident)
 
 
-def _flash_errors(form) -> None:
-    for errors in form.errors.values():
-        for message in errors:
-            flash(message, "danger")
-
-
-def _attempt(action, success: str) -> bool:
-    """Run one service call: commit and flash `success`, or roll back and flash every
-    reason. True when it went through."""
-    try:
-        action()
-    except ServiceError as error:
-        db.session.rollback()
-        for message in error.messages:
-            flash(message, "danger")
-        return False
-    db.session.commit()
-    flash(success, "success")
-    return True
-
-
 def _records(ids: list[int], *where: ColumnElement) -> list[ServiceRecord]:
     """The records with these ids, all of them matching `where`; 404 if any is missing
     (or outside the caller's scope)."""
@@ -119,4 +96,4 @@ def _decide(records: list[ServiceRecord], approve: bool) -> None:
     message = (
         _("%(n)d records approved.", n=n) if approve else _("%(n)d records not approved.", n=n)
     )
-    _attempt(lambda: hours.decide(current_user, pending, approve, now=utcnow(), ip=_ip()), message)
+    attempt(lambda: hours.decide(current_user, pending, approve, now=utcnow(), ip=_ip()), message)

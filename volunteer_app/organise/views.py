@@ -29,6 +29,7 @@ from sqlalchemy import select
 from ..catalog import POLITICAL_STATUS
 from ..checkin.queries import leads_shift
 from ..extensions import db
+from ..hooks import writes
 from ..models import AuditLog, Event, OrgUnit, Role, Shift, Signup, User
 from ..permissions import load_in_scope, role_required
 from ..query import arg_page
@@ -300,6 +301,7 @@ def _stamp() -> str:
 
 @bp.route("/rosters/shifts/<int:shift_id>/export")
 @role_required(Role.ORGANISER)
+@writes
 def shift_export(shift_id: int):
     shift = _shift(shift_id)
     fmt = _format()
@@ -319,6 +321,7 @@ def shift_export(shift_id: int):
 
 @bp.route("/rosters/events/<int:event_id>/export")
 @role_required(Role.ORGANISER)
+@writes
 def event_export(event_id: int):
     event = _event(event_id)
     fmt = _format()
@@ -338,6 +341,7 @@ def event_export(event_id: int):
 
 @bp.route("/rosters/nodes/<int:node_id>/export")
 @role_required(Role.ORGANISER)
+@writes
 def node_export(node_id: int):
     node = _node(node_id)
     fmt = _format()

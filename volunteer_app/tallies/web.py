@@ -207,7 +207,6 @@ def _download(fmt: str, filename: str, headers: list, rows: list, *, node: OrgUn
         format=fmt,
         table=table,
     )
-    db.session.commit()
     return send_file(
         io.BytesIO(body),
         mimetype=mimetype,

@@ -10,6 +10,7 @@ from wtforms.fields.choices import SelectChoice
 
 from ..catalog import POLITICAL_STATUS, SKILLS
 from ..extensions import db
+from ..hooks import writes
 from ..models import MembershipStatus, OrgLevel, OrgUnit, Role, TeamMembership
 from ..permissions import load_in_scope, role_required
 from ..query import arg_page
@@ -81,6 +82,7 @@ def _detail_page(user_id: int, *, full_phone: bool):
 
 @bp.route("/volunteers/<int:user_id>")
 @role_required(*volunteers.SEARCH_ROLES)
+@writes
 def detail(user_id: int):
     return _detail_page(user_id, full_phone=False)
 
