@@ -9,7 +9,6 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
-from wtforms.fields.choices import SelectChoice
 
 from .. import signups
 from ..catalog import CATEGORIES
@@ -25,11 +24,12 @@ from ..models import (
 )
 from ..permissions import load_in_scope, role_required
 from ..query import arg_enum, arg_page
-from ..services import ServiceError, identifiers, rosters, volunteers
+from ..services import ServiceError, rosters
 from ..services import events as event_service
 from ..services.scope import path_filter
 from ..signups import ACTIVE
 from ..timeutil import utcnow
+from ..volunteers import picker
 from ..web import flash_form_errors, refuse, submit
 from .blueprint import bp
 from .forms import (
@@ -50,8 +50,6 @@ from .forms import (
 )
 
 ORGANISER = [Role.ORGANISER]
-#: Most volunteers an "add volunteer" search offers to choose from.
-MAX_MATCHES = 10
 
 
 def _event(event_id: int) -> Event:
@@ -341,41 +339,14 @@ def organise_roster(shift_id: int):
     return _roster(_shift(shift_id))
 
 
-def _match_label(profile: VolunteerProfile) -> str:
-    community = profile.community.name if profile.community else "—"
-    return f"{profile.real_name or '—'} · {profile.user.masked_phone} · {community}"
-
-
 @bp.route("/organise/shifts/<int:shift_id>/roster/add", methods=["POST"])
 @role_required(Role.ORGANISER)
 def organise_roster_add(shift_id: int):
     shift = _shift(shift_id)
     form = AddVolunteerForm(prefix="add")
-    text = identifiers.search_term(form.q.data)
-    matches = (
-        db.session.scalars(volunteers.search(current_user, text=text).limit(MAX_MATCHES + 1))
-        .unique()
-        .all()
-        if text
-        else []
-    )
-    form.user.choices = [SelectChoice(p.user_id, _match_label(p)) for p in matches]
-    if not form.validate_on_submit():
+    profile = picker.pick(form, current_user)
+    if profile is None:
         return _roster(shift, form)
-    chosen = form.user.data
-    exact = [p for p in matches if text in (p.user.phone, p.real_name)]
-    if chosen is None and len(matches) == 1 and exact:
-        chosen = matches[0].user_id  # the full number or name of exactly one volunteer
-    if not matches:
-        form.q.errors.append(_("No volunteer in your scope matches."))
-    elif chosen is None and len(matches) > MAX_MATCHES:
-        form.form_errors.append(_("Too many volunteers match; please type more of the name."))
-        form.user.choices = []
-    elif chosen is None:
-        form.form_errors.append(_("Please choose the volunteer."))
-    if chosen is None:
-        return _roster(shift, form)
-    profile = next(p for p in matches if p.user_id == chosen)
     answer = submit(
         form,
         lambda: signups.organiser_add(

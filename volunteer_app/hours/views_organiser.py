@@ -18,7 +18,6 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
-from wtforms.fields.choices import SelectChoice
 
 from .. import hours
 from ..catalog import CATEGORIES
@@ -44,9 +43,9 @@ from ..query import arg_page
 from ..services import (
     ServiceError,
     identifiers,
-    volunteers,
 )
 from ..timeutil import local_today, utcnow
+from ..volunteers import picker
 from ..web import attempt, flash_form_errors, refuse
 from .blueprint import bp
 from .forms import AnswerForm, CorrectionForm, ManualForm
@@ -54,7 +53,6 @@ from .queries import corrections_of, counted_minutes, overdue_cutoff, shifts_to_
 from .requests import answer_request, correction_requests_query, open_requests_count
 from .web import (
     MAX_ID,
-    MAX_MATCHES,
     PENDING_LIMIT,
     _decide,
     _ip,
@@ -209,11 +207,6 @@ def correct(record_id: int):
 # ---------------------------------------------------------------- manual records
 
 
-def _match_label(profile: VolunteerProfile) -> str:
-    community = profile.community.name if profile.community else "—"
-    return f"{profile.real_name or '—'} · {profile.user.masked_phone} · {community}"
-
-
 @bp.route("/hours/manual", methods=["GET", "POST"])
 @role_required(Role.ORGANISER)
 def manual():
@@ -221,31 +214,9 @@ def manual():
     if request.method == "GET":
         form.service_date.data = local_today()
         return render_template("hours/manual.html", form=form)
-    text = identifiers.search_term(form.q.data)
-    matches = (
-        db.session.scalars(volunteers.search(current_user, text=text).limit(MAX_MATCHES + 1))
-        .unique()
-        .all()
-        if text
-        else []
-    )
-    form.user.choices = [SelectChoice(p.user_id, _match_label(p)) for p in matches]
-    if not form.validate_on_submit():
+    profile = picker.pick(form, current_user)
+    if profile is None:
         return render_template("hours/manual.html", form=form)
-    chosen = form.user.data
-    exact = [p for p in matches if text in (p.user.phone, p.real_name)]
-    if chosen is None and len(matches) == 1 and exact:
-        chosen = matches[0].user_id
-    if not matches:
-        form.q.errors.append(_("No volunteer in your scope matches."))
-    elif chosen is None and len(matches) > MAX_MATCHES:
-        form.form_errors.append(_("Too many volunteers match; please type more of the name."))
-        form.user.choices = []
-    elif chosen is None:
-        form.form_errors.append(_("Please choose the volunteer."))
-    if chosen is None:
-        return render_template("hours/manual.html", form=form)
-    profile = next(p for p in matches if p.user_id == chosen)
     host = organised_nodes.load(int(form.host.data))
     try:
         hours.add_manual(

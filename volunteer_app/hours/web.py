@@ -25,8 +25,6 @@ from .blueprint import bp
 
 #: Most pending records the approvals page lists at once (oldest first).
 PENDING_LIMIT = 300
-#: Most volunteers a manual-record search offers to choose from.
-MAX_MATCHES = 10
 
 
 STAR_LABELS = {
