@@ -25,7 +25,7 @@ from ..models import Role
 from ..permissions import role_required
 from ..services import ServiceError, imports, notify
 from ..timeutil import local_today, utcnow
-from . import bp
+from .blueprint import bp
 from .forms import ImportForm
 
 #: Session key of the checked upload waiting for its confirmation.
