@@ -23,8 +23,9 @@ from ..extensions import db
 from ..forms import FlaskForm
 from ..models import Role
 from ..permissions import role_required
-from ..services import ServiceError, imports, notify
+from ..services import ServiceError, notify
 from ..timeutil import local_today, utcnow
+from . import imports
 from .blueprint import bp
 from .forms import ImportForm
 
