@@ -11,6 +11,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
+from ..catalog import LEVEL_LABELS, ROLE_LABELS
 from ..extensions import db
 from ..hooks import writes
 from ..models import CHILD_LEVELS, AuditLog, OrgUnit, Role, RoleGrant, User
@@ -23,8 +24,6 @@ from ..services.scope import covers, path_filter
 from ..timeutil import to_local, utcnow
 from . import bp
 from .forms import (
-    LEVEL_LABELS,
-    ROLE_LABELS,
     ActionForm,
     AddChildForm,
     AuditFilterForm,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
@@ -11,6 +9,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from ..extensions import db, limiter
 from ..i18n import LANG_COOKIE, LARGE_TEXT_COOKIE, select_locale
 from ..models import CodePurpose
+from ..query import safe_next
 from ..ratelimits import form_phone_key, limit, session_phone_key
 from ..services import ServiceError, accounts, audit, notify, sms
 from ..timeutil import utcnow
@@ -23,15 +22,6 @@ from .forms import (
     RegisterForm,
     ResetForm,
 )
-
-
-def safe_next(default: str = "main.index") -> str:
-    """The `next` address if it stays on this site, else the default page."""
-    target = request.args.get("next") or request.form.get("next") or ""
-    parts = urlsplit(target)
-    if target.startswith("/") and not target.startswith("//") and not parts.netloc:
-        return target
-    return url_for(default)
 
 
 def adopt_visitor_preferences(user) -> None:

@@ -264,6 +264,22 @@ def enqueue(
     return row
 
 
+def unread_count(user: User) -> int:
+    """The user's unread in-app notifications (the badge on every page)."""
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(
+                Notification.user_id == user.id,
+                Notification.channel == Channel.IN_APP,
+                Notification.read_at.is_(None),
+            )
+        )
+        or 0
+    )
+
+
 # ---------------------------------------------------------------- fan-out
 
 
