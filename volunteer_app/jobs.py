@@ -175,7 +175,9 @@ def deliver_outbox(now: datetime, *, batch: int = 200) -> int:
             .limit(batch)
         )
     )
-    return notify.deliver(ids, now=now)
+    sent = notify.deliver(ids, now=now)
+    db.session.commit()  # what went out is kept even if recording the run fails
+    return sent
 
 
 def purge_audit(now: datetime) -> int:

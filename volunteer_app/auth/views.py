@@ -47,6 +47,7 @@ def _send_code(purpose: CodePurpose, form: PhoneForm, session_key: str):
         return None
     db.session.commit()
     notify.deliver([outbox_id])
+    db.session.commit()
     session[session_key] = form.phone.data
     flash(
         _(

@@ -250,9 +250,10 @@ def _attempt(row: Notification, now: datetime) -> bool:
 
 
 def deliver(ids: Iterable[int], *, now: datetime | None = None) -> int:
-    """Send the given outbox rows now (after the commit that made them) and commit;
-    returns how many went out. A failure is kept on its row (status retrying, with the
-    back-off in not_before, or failed for good) for the outbox job and the organiser."""
+    """Send the given outbox rows now (after the commit that made them); returns how many
+    went out. Each outcome is kept on its row (sent; or retrying, with the back-off in
+    not_before; or failed for good) and flushed: the caller commits, at once, so that what
+    went out is not sent again."""
     sent = 0
     now = now or utcnow()
     ids = list(ids)
@@ -271,5 +272,4 @@ def deliver(ids: Iterable[int], *, now: datetime | None = None) -> int:
         if _attempt(row, now):
             sent += 1
         db.session.flush()  # the daily cap counts what this batch has sent
-    db.session.commit()
     return sent

@@ -151,6 +151,7 @@ def import_confirm():
         return redirect(url_for("volunteers.import_roster"))
     db.session.commit()
     notify.deliver(outbox)
+    db.session.commit()
     flash(
         _("Volunteers imported: %(n)d. Each was sent an SMS invitation.", n=len(checked.rows)),
         "success",
