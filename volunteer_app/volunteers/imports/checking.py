@@ -11,7 +11,8 @@ from collections.abc import Iterable, Iterator
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import Select, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from ...catalog import CATEGORIES, SKILLS
 from ...extensions import db
@@ -337,7 +338,9 @@ def _others(group: list[ImportRow]) -> Iterator[tuple[ImportRow, str]]:
         yield row, "、".join(str(other.row) for other in group if other is not row)
 
 
-def _in_chunks(query, column, values: Iterable[object], size: int = 500) -> Iterator[object]:
+def _in_chunks(
+    query: Select, column: InstrumentedAttribute, values: Iterable[object], size: int = 500
+) -> Iterator[object]:
     values = list(values)
     for start in range(0, len(values), size):
         yield from db.session.scalars(query.where(column.in_(values[start : start + size])))

@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import select
 
 from ...extensions import db
@@ -103,7 +104,7 @@ def build_template(importer: User) -> bytes:
     return buffer.getvalue()
 
 
-def _explanations(sheet) -> None:
+def _explanations(sheet: Worksheet) -> None:
     yes, no = str(_l("Yes")), str(_l("No"))
     rows = [
         ("name", yes, _l("The volunteer's real name, at most 50 characters.")),
