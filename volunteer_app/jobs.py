@@ -175,6 +175,8 @@ def deliver_outbox(now: datetime, *, batch: int = 200) -> int:
             .limit(batch)
         )
     )
+    if not ids:
+        return 0
     sent = notify.deliver(ids, now=now)
     db.session.commit()  # what went out is kept even if recording the run fails
     return sent

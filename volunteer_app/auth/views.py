@@ -12,6 +12,7 @@ from ..models import CodePurpose
 from ..query import safe_next
 from ..ratelimits import form_phone_key, limit, session_phone_key
 from ..services import ServiceError, accounts, audit, notify, sms
+from ..services.database import begin_write
 from ..timeutil import utcnow
 from . import bp
 from .forms import (
@@ -46,6 +47,7 @@ def _send_code(purpose: CodePurpose, form: PhoneForm, session_key: str):
         form.form_errors.extend(error.messages)
         return None
     db.session.commit()
+    begin_write()  # the delivery writes too: queue as the writer (SQLite)
     notify.deliver([outbox_id])
     db.session.commit()
     session[session_key] = form.phone.data

@@ -24,6 +24,7 @@ from ..forms import FlaskForm
 from ..models import Role
 from ..permissions import role_required
 from ..services import ServiceError, notify
+from ..services.database import begin_write
 from ..timeutil import local_today, utcnow
 from . import imports
 from .blueprint import bp
@@ -150,6 +151,7 @@ def import_confirm():
         flash(_("Nothing was imported."), "danger")
         return redirect(url_for("volunteers.import_roster"))
     db.session.commit()
+    begin_write()  # the delivery writes too: queue as the writer (SQLite)
     notify.deliver(outbox)
     db.session.commit()
     flash(
