@@ -28,8 +28,9 @@ from volunteer_app.models import (
     User,
     VolunteerProfile,
 )
-from volunteer_app.services import ServiceError, idnumbers, imports, volunteers
+from volunteer_app.services import ServiceError, idnumbers, volunteers
 from volunteer_app.timeutil import local_today, utcnow
+from volunteer_app.volunteers import imports
 from volunteer_app.volunteers.import_views import XLSX
 
 HEADERS = list(imports.HEADERS.values())

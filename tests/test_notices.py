@@ -614,6 +614,23 @@ def test_the_daily_cap_per_phone_stops_the_third_sms_but_never_a_code(
     assert code.params["code"].isdigit() and len(code.params["code"]) == 6
 
 
+def test_deliver_keeps_each_outcome_on_its_row_and_leaves_the_commit_to_its_caller(app):
+    outbox_id = sms.request_code("13677770001", CodePurpose.REGISTER, now=utcnow())
+    db.session.commit()
+    assert notify.deliver([outbox_id]) == 1
+    assert db.session.get(Notification, outbox_id).status is DeliveryStatus.SENT
+    db.session.rollback()  # a service flushes; the view or job that called it commits
+    assert db.session.get(Notification, outbox_id).status is DeliveryStatus.QUEUED
+
+
+def test_the_outbox_job_commits_what_went_out(app):
+    outbox_id = sms.request_code("13677770002", CodePurpose.REGISTER, now=utcnow())
+    db.session.commit()
+    assert jobs.deliver_outbox(utcnow() + timedelta(minutes=1)) == 1
+    db.session.rollback()
+    assert db.session.get(Notification, outbox_id).status is DeliveryStatus.SENT
+
+
 def test_the_aliyun_signature_matches_the_documented_example():
     """Aliyun's SMS documentation signs this SendSms request with AccessKeySecret
     "testSecret" as zJDF+Lrzhj/ThnlvIToysFRq6t4=."""

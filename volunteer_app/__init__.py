@@ -197,7 +197,7 @@ def register_blueprints(app: Flask) -> None:
     from .offline.blueprint import bp as offline_bp
     from .organise import bp as organise_bp
     from .tallies.blueprint import bp as tallies_bp
-    from .volunteers import bp as volunteers_bp
+    from .volunteers.blueprint import bp as volunteers_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")

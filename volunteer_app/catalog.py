@@ -1,10 +1,11 @@
-"""Fixed vocabularies: event categories, skills, availability, political status, ID types."""
+"""Fixed vocabularies: event categories, skills, availability, political status, ID types,
+org unit levels and roles."""
 
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
-from .models import IdType, PoliticalStatus
+from .models import IdType, PoliticalStatus, Role
 
 #: The campaign's seven special actions, the health-city review, Party-community work, other.
 CATEGORIES: dict[str, object] = {
@@ -66,4 +67,26 @@ ID_TYPES: dict[IdType, object] = {
     IdType.HK_MACAO: _l("Mainland travel permit for Hong Kong and Macao residents"),
     IdType.TAIWAN: _l("Mainland travel permit for Taiwan residents"),
     IdType.PASSPORT: _l("Passport"),
+}
+
+LEVEL_LABELS = {
+    "district": _l("District"),
+    "town": _l("Town / subdistrict"),
+    "community": _l("Community / village"),
+    "party_root": _l("District Party committee"),
+    "party_committee": _l("Party committee"),
+    "party_general_branch": _l("General Party branch"),
+    "party_branch": _l("Party branch"),
+    "organiser": _l("Organiser"),
+    "practice_station": _l("Civilisation practice station"),
+    "team": _l("Volunteer team"),
+}
+
+ROLE_LABELS = {
+    Role.VOLUNTEER.value: _l("Volunteer"),
+    Role.LEAD.value: _l("Event lead"),
+    Role.ORGANISER.value: _l("Organiser"),
+    Role.BRANCH_SECRETARY.value: _l("Party branch secretary"),
+    Role.ADMIN.value: _l("District administrator"),
+    Role.RECORDER.value: _l("National record officer"),
 }

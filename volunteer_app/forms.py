@@ -1,6 +1,6 @@
 """What every form of the app shares: WTForms' own messages in the user's language from
-the app's catalog, and the validator that keeps control and invisible characters out of
-names and titles."""
+the app's catalog, the mobile-number field, and the validator that keeps control and
+invisible characters out of names and titles."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from flask_babel import get_domain
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm as _FlaskForm
 from flask_wtf.i18n import translations as _wtforms_translations
+from wtforms import StringField
 from wtforms.validators import ValidationError
 
+from .services.accounts import normalise_phone
 from .services.text import has_forbidden
 
 
@@ -39,6 +41,14 @@ class FlaskForm(_FlaskForm):
     class Meta(_FlaskForm.Meta):
         def get_translations(self, form):
             return TRANSLATIONS
+
+
+class PhoneField(StringField):
+    """A mobile number; spaces, dashes and a +86 prefix are accepted and removed."""
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        super().process_formdata(valuelist)
+        self.data = normalise_phone(self.data)
 
 
 class PlainText:

@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from flask import current_app
-from flask_babel import gettext as _
 from sqlalchemy import delete, select
 
 from . import checkin, signups
@@ -38,49 +37,12 @@ INTERVALS = {
 }
 
 
-# ---------------------------------------------------------------- reminder texts
+# ---------------------------------------------------------------- reminders
+# Their texts are in services/notify_templates.py.
 
 
 def _fmt(moment: datetime) -> str:
     return to_local(moment).strftime("%m-%d %H:%M")
-
-
-def _reminder_day(p: dict) -> str:
-    return _(
-        "Reminder: tomorrow %(time)s you serve at %(event)s (%(post)s), %(place)s. "
-        "Can't come? Cancel in “My shifts”: %(url)s",
-        time=p["time"],
-        event=p["event"],
-        post=p["post"],
-        place=p["place"],
-        url=p["url"],
-    )
-
-
-def _reminder_soon(p: dict) -> str:
-    return _(
-        "Your shift %(post)s of %(event)s starts at %(time)s at %(place)s. Open “My QR code” "
-        "when you arrive.",
-        time=p["time"],
-        event=p["event"],
-        post=p["post"],
-        place=p["place"],
-    )
-
-
-def _thanks(p: dict) -> str:
-    return _(
-        "Thank you for serving at %(event)s! Credited time: %(minutes)d minutes, once the "
-        "lead confirms. A problem? Tell us: %(url)s",
-        event=p["event"],
-        minutes=p["minutes"],
-        url=p["url"],
-    )
-
-
-notify.TEMPLATES.update(
-    {"reminder_day": _reminder_day, "reminder_soon": _reminder_soon, "thanks": _thanks}
-)
 
 
 def _send(
@@ -192,7 +154,11 @@ def deliver_outbox(now: datetime, *, batch: int = 200) -> int:
             .limit(batch)
         )
     )
-    return notify.deliver(ids, now=now)
+    if not ids:
+        return 0
+    sent = notify.deliver(ids, now=now)
+    db.session.commit()  # what went out is kept even if recording the run fails
+    return sent
 
 
 def purge_audit(now: datetime) -> int:

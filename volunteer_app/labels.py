@@ -138,7 +138,7 @@ ORGANISER_KINDS = (
 
 def unit_kind(node) -> str:
     """A unit's kind for a badge: organisers by what they are, not "organiser"."""
-    from .admin.forms import LEVEL_LABELS
+    from .catalog import LEVEL_LABELS
 
     level = getattr(node.level, "value", node.level)
     if level == "organiser":
@@ -197,8 +197,14 @@ DATA_KEYS = {
 
 
 def _code_labels() -> dict[str, dict]:
-    from .admin.forms import ROLE_LABELS
-    from .catalog import AVAILABILITY, CATEGORIES, ID_TYPES, POLITICAL_STATUS, SKILLS
+    from .catalog import (
+        AVAILABILITY,
+        CATEGORIES,
+        ID_TYPES,
+        POLITICAL_STATUS,
+        ROLE_LABELS,
+        SKILLS,
+    )
 
     return {
         "gender": {"male": _l("Male"), "female": _l("Female")},

@@ -11,7 +11,7 @@ from flask_login import current_user
 
 from .i18n import large_text_enabled
 from .models import Role
-from .notifications.views import unread_count
+from .services import notify
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def visible_nav() -> list[NavItem]:
 
 
 def register(app: Flask) -> None:
-    from .admin.forms import LEVEL_LABELS, ROLE_LABELS
+    from .catalog import LEVEL_LABELS, ROLE_LABELS
 
     app.jinja_env.globals.update(LEVEL_LABELS=LEVEL_LABELS, ROLE_LABELS=ROLE_LABELS)
 
@@ -98,5 +98,7 @@ def register(app: Flask) -> None:
             "html_lang": "zh-CN" if locale.startswith("zh") else locale,
             "large_text": large_text_enabled(),
             "current_endpoint": request.endpoint,
-            "unread_notifications": unread_count(),
+            "unread_notifications": (
+                notify.unread_count(current_user) if current_user.is_authenticated else 0
+            ),
         }

@@ -17,7 +17,7 @@ from enum import Enum
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-from flask import request
+from flask import request, url_for
 from wtforms.meta import DefaultMeta
 
 from .forms import FlaskForm
@@ -120,3 +120,13 @@ class QueryForm(FlaskForm):
     """A filter form read from the query string: no CSRF token, every value stripped."""
 
     Meta = _QueryMeta
+
+
+def safe_next(default: str = "main.index") -> str:
+    """The `next` address (query string or form) if it stays on this site, else the
+    default page."""
+    target = request.args.get("next") or request.form.get("next") or ""
+    parts = urlsplit(target)
+    if target.startswith("/") and not target.startswith("//") and not parts.netloc:
+        return target
+    return url_for(default)

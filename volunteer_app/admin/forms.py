@@ -8,34 +8,12 @@ from wtforms import SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
-from ..auth.forms import PhoneField
+from ..catalog import ROLE_LABELS
 from ..extensions import db
-from ..forms import FlaskForm, PlainText
-from ..models import OrgUnit, Role
+from ..forms import FlaskForm, PhoneField, PlainText
+from ..models import OrgUnit
 from ..query import QueryForm
 from ..services.accounts import find_user
-
-LEVEL_LABELS = {
-    "district": _l("District"),
-    "town": _l("Town / subdistrict"),
-    "community": _l("Community / village"),
-    "party_root": _l("District Party committee"),
-    "party_committee": _l("Party committee"),
-    "party_general_branch": _l("General Party branch"),
-    "party_branch": _l("Party branch"),
-    "organiser": _l("Organiser"),
-    "practice_station": _l("Civilisation practice station"),
-    "team": _l("Volunteer team"),
-}
-
-ROLE_LABELS = {
-    Role.VOLUNTEER.value: _l("Volunteer"),
-    Role.LEAD.value: _l("Event lead"),
-    Role.ORGANISER.value: _l("Organiser"),
-    Role.BRANCH_SECRETARY.value: _l("Party branch secretary"),
-    Role.ADMIN.value: _l("District administrator"),
-    Role.RECORDER.value: _l("National record officer"),
-}
 
 
 def node_choices(active_only: bool = True) -> list[SelectChoice]:

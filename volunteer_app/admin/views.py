@@ -11,6 +11,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
+from ..catalog import LEVEL_LABELS, ROLE_LABELS
 from ..extensions import db
 from ..hooks import writes
 from ..models import CHILD_LEVELS, AuditLog, OrgUnit, Role, RoleGrant, User
@@ -24,8 +25,6 @@ from ..timeutil import to_local, utcnow
 from ..web import refuse
 from .blueprint import bp
 from .forms import (
-    LEVEL_LABELS,
-    ROLE_LABELS,
     ActionForm,
     AddChildForm,
     AuditFilterForm,

@@ -6,17 +6,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from ..forms import FlaskForm
-from ..services.accounts import normalise_phone
-
-
-class PhoneField(StringField):
-    """A mobile number; spaces, dashes and a +86 prefix are accepted and removed."""
-
-    def process_formdata(self, valuelist: list[str]) -> None:
-        super().process_formdata(valuelist)
-        self.data = normalise_phone(self.data)
-
+from ..forms import FlaskForm, PhoneField
 
 _PHONE_RENDER = {"autocomplete": "tel", "inputmode": "numeric", "maxlength": 16}
 

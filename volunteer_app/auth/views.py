@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
@@ -11,8 +9,10 @@ from flask_login import current_user, login_required, login_user, logout_user
 from ..extensions import db, limiter
 from ..i18n import LANG_COOKIE, LARGE_TEXT_COOKIE, select_locale
 from ..models import CodePurpose
+from ..query import safe_next
 from ..ratelimits import form_phone_key, limit, session_phone_key
 from ..services import ServiceError, accounts, audit, notify, sms
+from ..services.database import begin_write
 from ..timeutil import utcnow
 from .blueprint import bp
 from .forms import (
@@ -23,15 +23,6 @@ from .forms import (
     RegisterForm,
     ResetForm,
 )
-
-
-def safe_next(default: str = "main.index") -> str:
-    """The `next` address if it stays on this site, else the default page."""
-    target = request.args.get("next") or request.form.get("next") or ""
-    parts = urlsplit(target)
-    if target.startswith("/") and not target.startswith("//") and not parts.netloc:
-        return target
-    return url_for(default)
 
 
 def adopt_visitor_preferences(user) -> None:
@@ -56,7 +47,9 @@ def _send_code(purpose: CodePurpose, form: PhoneForm, session_key: str):
         form.form_errors.extend(error.messages)
         return None
     db.session.commit()
+    begin_write()  # the delivery writes too: queue as the writer (SQLite)
     notify.deliver([outbox_id])
+    db.session.commit()
     session[session_key] = form.phone.data
     flash(
         _(

@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import current_app, redirect, render_template, request
 from flask_login import current_user, login_required
 
-from ..auth.views import safe_next
 from ..demo import demo_logins
 from ..extensions import db
 from ..i18n import LANG_COOKIE, LARGE_TEXT_COOKIE, large_text_enabled
 from ..models import STAFF_ROLES
+from ..query import safe_next
 from ..services import accounts, orgs
 from ..services.home import volunteer_home
 from ..timeutil import local_today, utcnow

@@ -6,7 +6,7 @@ from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from wtforms import BooleanField, IntegerField, StringField, SubmitField
 from wtforms.validators import Email, NumberRange, Optional
 
@@ -73,21 +73,3 @@ def settings():
             flash(_("Your notification settings have been saved."), "success")
             return redirect(url_for("notifications.settings"))
     return render_template("notifications/settings.html", form=form)
-
-
-def unread_count() -> int:
-    """Unread in-app notifications of the current user (the badge on every page)."""
-    if not current_user.is_authenticated:
-        return 0
-    return (
-        db.session.scalar(
-            select(func.count())
-            .select_from(Notification)
-            .where(
-                Notification.user_id == current_user.id,
-                Notification.channel == Channel.IN_APP,
-                Notification.read_at.is_(None),
-            )
-        )
-        or 0
-    )

@@ -22,8 +22,8 @@ from ..extensions import db
 from ..models import ExternalRecord, IdType, OrgUnit, User, VolunteerProfile
 from . import ServiceError, audit, idnumbers, national_numbers, pii
 from .exchange import EXPORT_ROLES
-from .imports import _csv_rows, _parse_date, _text, _xlsx_rows, detect_kind
 from .scope import grant_nodes
+from .spreadsheets import cell_text, csv_rows, detect_kind, parse_date, xlsx_rows
 
 MAX_ROWS = 5000
 #: The largest file read (the roster import's limit).
@@ -64,7 +64,7 @@ _ALIASES = {
 
 
 def _header_key(value: object) -> str | None:
-    text = re.sub(r"[\s\u3000*＊]", "", _text(value))
+    text = re.sub(r"[\s\u3000*＊]", "", cell_text(value))
     text = re.sub(r"[(（][^)）]*[)）]", "", text)
     return _ALIASES.get(text)
 
@@ -101,7 +101,7 @@ class _Row:
 
 def _table(data: bytes) -> tuple[dict[str, int], list[tuple[int, list[object]]]]:
     kind = detect_kind(data)
-    sheets = _xlsx_rows(data) if kind == "xlsx" else _csv_rows(data)
+    sheets = xlsx_rows(data) if kind == "xlsx" else csv_rows(data)
     try:
         for rows in sheets:
             columns: dict[str, int] = {}
@@ -118,7 +118,7 @@ def _table(data: bytes) -> tuple[dict[str, int], list[tuple[int, list[object]]]]
                 continue
             body = []
             for number, cells in rows:
-                if not any(_text(cell) for cell in cells):
+                if not any(cell_text(cell) for cell in cells):
                     continue
                 if len(body) >= MAX_ROWS:
                     raise ServiceError(
@@ -138,7 +138,7 @@ def _table(data: bytes) -> tuple[dict[str, int], list[tuple[int, list[object]]]]
 
 def _minutes(value: object) -> int | None:
     try:
-        hours = Decimal(_text(value))
+        hours = Decimal(cell_text(value))
     except InvalidOperation:
         return None
     if not hours.is_finite():
@@ -193,7 +193,7 @@ def check(data: bytes, importer: User, *, today: date) -> list[_Row]:
 
     def cell(cells: list[object], key: str) -> str:
         index = columns.get(key)
-        return _text(cells[index]) if index is not None and index < len(cells) else ""
+        return cell_text(cells[index]) if index is not None and index < len(cells) else ""
 
     for number, cells in body:
         problems: list[str] = []
@@ -209,7 +209,7 @@ def check(data: bytes, importer: User, *, today: date) -> list[_Row]:
             problems.append(str(_l("no volunteer in your scope has this ID or national number")))
         index = columns["date"]
         raw_date = cells[index] if index < len(cells) else None
-        day = _parse_date(raw_date) if _text(raw_date) else None
+        day = parse_date(raw_date) if cell_text(raw_date) else None
         if day is None:
             problems.append(str(_l("the date is missing or not a date (use 2026-05-01)")))
         elif day > today:

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import String, cast, func, or_, select
 
@@ -38,6 +37,7 @@ from ..timeutil import to_local
 from . import ServiceError, audit, notify, sms_backends
 from .scope import covers, path_filter
 
+#: Its text is in services/notify_templates.py.
 TEMPLATE = "organiser_message"
 ACTION = "message.send"
 #: Longest message an organiser may write (an SMS body stays within the outbox's 1000).
@@ -46,26 +46,6 @@ MAX_LENGTH = 300
 #: those already checked in (a message during the shift); not those marked absent.
 RECIPIENT_STATUSES = (SignupStatus.CONFIRMED, SignupStatus.WAITLISTED, SignupStatus.ATTENDED)
 _MESSAGE_ID = re.compile(r"^[0-9a-f]{16,32}$")
-
-
-def _organiser_message(p: dict) -> str:
-    if p.get("post"):
-        return _(
-            "Message from %(org)s about %(event)s (%(post)s): %(text)s",
-            org=p["org"],
-            event=p["event"],
-            post=p["post"],
-            text=p["text"],
-        )
-    return _(
-        "Message from %(org)s about %(event)s: %(text)s",
-        org=p["org"],
-        event=p["event"],
-        text=p["text"],
-    )
-
-
-notify.TEMPLATES[TEMPLATE] = _organiser_message
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import force_locale
-from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -21,185 +20,9 @@ from ..extensions import db
 from ..models import Channel, DeliveryStatus, Notification, User
 from ..timeutil import from_local, to_local, utcnow
 from . import channels, sms_backends, sms_templates
+from .notify_templates import TEMPLATES
 
 log = logging.getLogger("volunteer_app.notify")
-
-
-def _sms_code(p: dict) -> str:
-    return _(
-        "[Volunteers First] Your verification code is %(code)s. It is valid for 5 minutes. "
-        "If you did not ask for it, ignore this message.",
-        code=p["code"],
-    )
-
-
-def _sms_already_registered(_p: dict) -> str:
-    return _(
-        "[Volunteers First] Someone tried to register with this number, which already has an "
-        "account. Log in, or use 'Forgot password' to set a new password."
-    )
-
-
-def _sms_not_registered(_p: dict) -> str:
-    return _(
-        "[Volunteers First] A password reset was asked for this number, which has no account. "
-        "You can register with it."
-    )
-
-
-def _invitation(p: dict) -> str:
-    return _(
-        "[Volunteers First] %(org)s has registered you as a volunteer. Set your password at "
-        "%(url)s with this phone number.",
-        org=p["org"],
-        url=p["url"],
-    )
-
-
-def _team_answer(p: dict) -> str:
-    if p["approved"]:
-        return _("Your request to join %(team)s was approved.", team=p["team"])
-    return _("Your request to join %(team)s was declined.", team=p["team"])
-
-
-def _signup_promoted(p: dict) -> str:
-    return _(
-        "A place became free: you are now confirmed for %(post)s of %(event)s at %(time)s.",
-        post=p["post"],
-        event=p["event"],
-        time=p["time"],
-    )
-
-
-def _signup_removed(p: dict) -> str:
-    return _(
-        "The organiser removed your sign-up for %(post)s of %(event)s. %(reason)s",
-        post=p["post"],
-        event=p["event"],
-        reason=p.get("reason", ""),
-    ).strip()
-
-
-def _event_cancelled(p: dict) -> str:
-    return _(
-        "%(event)s on %(time)s has been cancelled. %(reason)s",
-        event=p["event"],
-        time=p["time"],
-        reason=p.get("reason", ""),
-    ).strip()
-
-
-def _shift_cancelled(p: dict) -> str:
-    return _(
-        "The shift %(post)s of %(event)s on %(time)s has been cancelled. %(reason)s",
-        post=p["post"],
-        event=p["event"],
-        time=p["time"],
-        reason=p.get("reason", ""),
-    ).strip()
-
-
-def _shift_changed(p: dict) -> str:
-    return _(
-        "The time of %(post)s of %(event)s has changed: now %(time)s. If you cannot come, "
-        "please cancel in “My shifts”.",
-        post=p["post"],
-        event=p["event"],
-        time=p["time"],
-    )
-
-
-def _signup_confirmed(p: dict) -> str:
-    return _(
-        "You are signed up for %(post)s of %(event)s at %(time)s, %(place)s.",
-        post=p["post"],
-        event=p["event"],
-        time=p["time"],
-        place=p["place"],
-    )
-
-
-def _signup_waitlisted(p: dict) -> str:
-    return _(
-        "%(post)s of %(event)s at %(time)s is full: you are number %(position)s on the "
-        "waitlist. We tell you if a place becomes free.",
-        post=p["post"],
-        event=p["event"],
-        time=p["time"],
-        position=p["position"],
-    )
-
-
-def _place_changed(p: dict) -> str:
-    return _(
-        "The place of %(event)s (%(time)s) has changed: now %(place)s. If you cannot come, "
-        "please cancel in “My shifts”.",
-        event=p["event"],
-        time=p["time"],
-        place=p["place"],
-    )
-
-
-def _waitlist_expired(p: dict) -> str:
-    return _(
-        "%(post)s of %(event)s (%(time)s) has started and no place became free: your place "
-        "on the waitlist has ended. Thank you for signing up.",
-        post=p["post"],
-        event=p["event"],
-        time=p["time"],
-    )
-
-
-def _noshow_hold(p: dict) -> str:
-    return _(
-        "You did not come to several shifts you had signed up for. Until %(until)s, new "
-        "sign-ups go onto the waitlist.",
-        until=p["until"],
-    )
-
-
-def _correction_answered(p: dict) -> str:
-    return _(
-        "Your correction request about %(activity)s has been answered: %(answer)s",
-        activity=p["activity"],
-        answer=p["answer"],
-    )
-
-
-def _correction_decided(p: dict) -> str:
-    if p["approved"]:
-        return _(
-            "The correction of your hours for %(activity)s (%(minutes)s minutes) was approved.",
-            activity=p["activity"],
-            minutes=p["minutes"],
-        )
-    return _(
-        "The correction of your hours for %(activity)s (%(minutes)s minutes) was not approved.",
-        activity=p["activity"],
-        minutes=p["minutes"],
-    )
-
-
-#: template name -> renderer(payload) -> text, called in the recipient's language.
-TEMPLATES: dict[str, Callable[[dict], str]] = {
-    "sms_code": _sms_code,
-    "sms_already_registered": _sms_already_registered,
-    "sms_not_registered": _sms_not_registered,
-    "invitation": _invitation,
-    "team_answer": _team_answer,
-    "signup_promoted": _signup_promoted,
-    "signup_removed": _signup_removed,
-    "event_cancelled": _event_cancelled,
-    "shift_cancelled": _shift_cancelled,
-    "shift_changed": _shift_changed,
-    "signup_confirmed": _signup_confirmed,
-    "signup_waitlisted": _signup_waitlisted,
-    "place_changed": _place_changed,
-    "waitlist_expired": _waitlist_expired,
-    "noshow_hold": _noshow_hold,
-    "correction_answered": _correction_answered,
-    "correction_decided": _correction_decided,
-}
 
 
 def render(template: str, payload: dict, locale: str) -> str:
@@ -262,6 +85,22 @@ def enqueue(
     db.session.add(row)
     db.session.flush()
     return row
+
+
+def unread_count(user: User) -> int:
+    """The user's unread in-app notifications (the badge on every page)."""
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(
+                Notification.user_id == user.id,
+                Notification.channel == Channel.IN_APP,
+                Notification.read_at.is_(None),
+            )
+        )
+        or 0
+    )
 
 
 # ---------------------------------------------------------------- fan-out
@@ -411,9 +250,10 @@ def _attempt(row: Notification, now: datetime) -> bool:
 
 
 def deliver(ids: Iterable[int], *, now: datetime | None = None) -> int:
-    """Send the given outbox rows now (after the commit that made them) and commit;
-    returns how many went out. A failure is kept on its row (status retrying, with the
-    back-off in not_before, or failed for good) for the outbox job and the organiser."""
+    """Send the given outbox rows now (after the commit that made them); returns how many
+    went out. Each outcome is kept on its row (sent; or retrying, with the back-off in
+    not_before; or failed for good) and flushed: the caller commits, at once, so that what
+    went out is not sent again."""
     sent = 0
     now = now or utcnow()
     ids = list(ids)
@@ -432,5 +272,4 @@ def deliver(ids: Iterable[int], *, now: datetime | None = None) -> int:
         if _attempt(row, now):
             sent += 1
         db.session.flush()  # the daily cap counts what this batch has sent
-    db.session.commit()
     return sent

@@ -1,5 +1,5 @@
-from flask import Blueprint
+"""Volunteers: profiles, the organisers' search and the roster import.
 
-bp = Blueprint("volunteers", __name__)
-
-from . import import_views, organiser_views, views  # noqa: E402, F401
+The blueprint lives in `blueprint.py`, so that importing `volunteers.imports` (the rules of
+the roster import) does not import the views.
+"""

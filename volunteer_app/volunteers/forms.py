@@ -19,10 +19,9 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..auth.forms import PhoneField
 from ..catalog import AVAILABILITY, CATEGORIES, ID_TYPES, POLITICAL_STATUS, SKILLS
 from ..extensions import db
-from ..forms import FlaskForm, PlainText
+from ..forms import FlaskForm, PhoneField, PlainText
 from ..models import Gender, OrgLevel, OrgUnit
 from ..query import QueryForm
 from ..services.identifiers import id_number as normalise_id_number

@@ -23,9 +23,11 @@ from ..extensions import db
 from ..forms import FlaskForm
 from ..models import Role
 from ..permissions import role_required
-from ..services import ServiceError, imports, notify
+from ..services import ServiceError, notify
+from ..services.database import begin_write
 from ..timeutil import local_today, utcnow
-from . import bp
+from . import imports
+from .blueprint import bp
 from .forms import ImportForm
 
 #: Session key of the checked upload waiting for its confirmation.
@@ -149,7 +151,9 @@ def import_confirm():
         flash(_("Nothing was imported."), "danger")
         return redirect(url_for("volunteers.import_roster"))
     db.session.commit()
+    begin_write()  # the delivery writes too: queue as the writer (SQLite)
     notify.deliver(outbox)
+    db.session.commit()
     flash(
         _("Volunteers imported: %(n)d. Each was sent an SMS invitation.", n=len(checked.rows)),
         "success",

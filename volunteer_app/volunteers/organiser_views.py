@@ -17,7 +17,7 @@ from ..query import arg_page
 from ..services import ServiceError, audit, teams, volunteers
 from ..services.scope import path_filter
 from ..timeutil import local_today, utcnow
-from . import bp
+from .blueprint import bp
 from .forms import SearchForm
 
 

@@ -29,7 +29,7 @@ from ..services import ServiceError, audit, teams, volunteers
 from ..services.passwords import verify_password
 from ..services.privacy import labelled
 from ..timeutil import local_today, utcnow
-from . import bp
+from .blueprint import bp
 from .forms import (
     ConsentForm,
     DeleteAccountForm,
