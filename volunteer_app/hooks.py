@@ -150,6 +150,12 @@ def commit_request(response):
     try:
         # The answer is already made: nothing needs the session's objects reloaded.
         commit_and_keep()
+        # Work that must follow the commit (web.after_commit: an SMS to send once the code
+        # it carries is kept), each in a transaction of its own, as the writer.
+        for work in g.pop("after_commit", []):
+            begin_write()
+            work()
+            commit_and_keep()
     except Exception as error:
         db.session.rollback()
         return current_app.make_response(current_app.handle_user_exception(error))

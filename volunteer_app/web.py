@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import flash, redirect
+from flask import flash, g, redirect
 from werkzeug.wrappers import Response
 
 from .extensions import db
@@ -66,3 +66,10 @@ def submit(
     message, target = done(result)
     flash(message, "success")
     return redirect(target)
+
+
+def after_commit(work: Callable[[], object]) -> None:
+    """Run `work` once this request's changes are committed, in a transaction of its own
+    (hooks.commit_request): a message that must not go out before what it refers to is
+    kept, such as a verification code or an invitation."""
+    g.setdefault("after_commit", []).append(work)

@@ -6,14 +6,14 @@ from flask import current_app, flash, redirect, render_template, request, sessio
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from ..extensions import db, limiter
+from ..extensions import limiter
 from ..i18n import LANG_COOKIE, LARGE_TEXT_COOKIE, select_locale
 from ..models import CodePurpose
 from ..query import safe_next
 from ..ratelimits import form_phone_key, limit, session_phone_key
 from ..services import ServiceError, accounts, audit, notify, sms
-from ..services.database import begin_write
 from ..timeutil import utcnow
+from ..web import after_commit, refuse
 from .blueprint import bp
 from .forms import (
     ChangePasswordForm,
@@ -43,13 +43,9 @@ def _send_code(purpose: CodePurpose, form: PhoneForm, session_key: str):
     try:
         outbox_id = sms.request_code(form.phone.data, purpose, now=utcnow(), locale=select_locale())
     except ServiceError as error:
-        db.session.rollback()
-        form.form_errors.extend(error.messages)
+        refuse(error, form)
         return None
-    db.session.commit()
-    begin_write()  # the delivery writes too: queue as the writer (SQLite)
-    notify.deliver([outbox_id])
-    db.session.commit()
+    after_commit(lambda: notify.deliver([outbox_id]))  # sent once the code is kept
     session[session_key] = form.phone.data
     flash(
         _(
@@ -91,7 +87,6 @@ def register_verify():
         try:
             sms.check_code(phone, CodePurpose.REGISTER, form.code.data, now=utcnow())
         except ServiceError as error:
-            db.session.commit()  # the try is counted
             form.form_errors.extend(error.messages)
             return render_template("auth/register_verify.html", form=form, phone=phone)
         try:
@@ -104,10 +99,8 @@ def register_verify():
             )
             adopt_visitor_preferences(user)
         except ServiceError as error:
-            db.session.rollback()
-            form.form_errors.extend(error.messages)
+            refuse(error, form)
         else:
-            db.session.commit()
             session.pop("register", None)
             login_user(user)
             flash(_("Welcome! Your account has been created."), "success")
@@ -144,10 +137,8 @@ def reset_verify():
             sms.check_code(phone, CodePurpose.RESET, form.code.data, now=utcnow())
             accounts.reset_password(phone, form.password.data, ip=request.remote_addr)
         except ServiceError as error:
-            db.session.commit()  # the try is counted
             form.form_errors.extend(error.messages)
         else:
-            db.session.commit()
             session.pop("reset", None)
             flash(_("Your password has been reset. Please log in."), "success")
             return redirect(url_for("auth.login", phone=phone))
@@ -173,7 +164,6 @@ def login():
         )
         if result.user is not None:
             adopt_visitor_preferences(result.user)
-        db.session.commit()  # failures are remembered too
         if result.user is not None:
             # Staff sessions end with the browser and after the idle timeout.
             remember = bool(form.remember.data) and not result.user.is_staff
@@ -213,11 +203,9 @@ def login_code_verify():
                 phone, form.code.data, now=utcnow(), ip=request.remote_addr
             )
         except ServiceError as error:
-            db.session.commit()  # the try is counted
             form.form_errors.extend(error.messages)
         else:
             adopt_visitor_preferences(user)
-            db.session.commit()
             session.pop("login_code", None)
             login_user(user)
             session.pop("seen", None)
@@ -230,7 +218,6 @@ def login_code_verify():
 def logout():
     if current_user.is_authenticated:
         audit.record("auth.logout", actor=current_user, ip=request.remote_addr)
-        db.session.commit()
     logout_user()
     session.pop("seen", None)
     flash(_("You are logged out."), "info")
@@ -247,10 +234,8 @@ def change_password():
                 current_user, form.current.data, form.new.data, ip=request.remote_addr
             )
         except ServiceError as error:
-            db.session.commit()  # the failed attempt stays in the audit log
             _add_errors(form, error.messages)
         else:
-            db.session.commit()
             flash(_("Your password has been changed."), "success")
             return redirect(url_for("main.index"))
     return render_template("auth/change_password.html", form=form)

@@ -6,7 +6,6 @@ from flask import current_app, redirect, render_template, request
 from flask_login import current_user, login_required
 
 from ..demo import demo_logins
-from ..extensions import db
 from ..i18n import LANG_COOKIE, LARGE_TEXT_COOKIE, large_text_enabled
 from ..models import STAFF_ROLES
 from ..query import safe_next
@@ -47,7 +46,6 @@ def set_language():
         return response
     if current_user.is_authenticated:
         accounts.set_preferences(current_user, locale=lang)
-        db.session.commit()
     response.set_cookie(LANG_COOKIE, lang, max_age=ONE_YEAR, samesite="Lax", httponly=True)
     return response
 
@@ -57,7 +55,6 @@ def toggle_large_text():
     enabled = not large_text_enabled()
     if current_user.is_authenticated:
         accounts.set_preferences(current_user, large_text=enabled)
-        db.session.commit()
     response = redirect(safe_next())
     response.set_cookie(
         LARGE_TEXT_COOKIE, "1" if enabled else "0", max_age=ONE_YEAR, samesite="Lax", httponly=True

@@ -55,7 +55,6 @@ def mark_read():
         )
         .values(read_at=utcnow())
     )
-    db.session.commit()
     return redirect(url_for("notifications.index"))
 
 
@@ -69,7 +68,6 @@ def settings():
         else:
             form.populate_obj(current_user)
             current_user.email = (form.email.data or "").strip() or None
-            db.session.commit()
             flash(_("Your notification settings have been saved."), "success")
             return redirect(url_for("notifications.settings"))
     return render_template("notifications/settings.html", form=form)

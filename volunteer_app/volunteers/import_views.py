@@ -24,8 +24,8 @@ from ..forms import FlaskForm
 from ..models import Role
 from ..permissions import role_required
 from ..services import ServiceError, notify
-from ..services.database import begin_write
 from ..timeutil import local_today, utcnow
+from ..web import after_commit
 from . import imports
 from .blueprint import bp
 from .forms import ImportForm
@@ -68,7 +68,6 @@ def import_roster():
     try:
         checked = imports.check(data, current_user, today=local_today())
     except ServiceError as error:
-        db.session.commit()  # the dropped previous upload
         form.form_errors.extend(error.messages)
         return _page(form)
     confirm = None
@@ -76,7 +75,6 @@ def import_roster():
         token = imports.stash(current_user, data, now=utcnow())
         session[PENDING] = {"token": token, "user": current_user.id}
         confirm = ConfirmImportForm(formdata=None, token=token)
-    db.session.commit()  # the stash (and the dropped previous one)
     return _page(form, checked, confirm)
 
 
@@ -107,7 +105,6 @@ def import_confirm():
         or not hmac.compare_digest(sent.encode(), (token or "").encode())
     ):
         imports.refused(current_user, ip=request.remote_addr, rows=0, reason="no_checked_file")
-        db.session.commit()
         flash(_("There is no checked file waiting: please upload the roster again."), "warning")
         return redirect(url_for("volunteers.import_roster"))
     form = ImportForm(formdata=None)
@@ -115,14 +112,12 @@ def import_confirm():
         checked = imports.check(data, current_user, today=local_today())
     except ServiceError as error:
         imports.refused(current_user, ip=request.remote_addr, rows=0, reason="unreadable")
-        db.session.commit()
         form.form_errors.extend(error.messages)
         return _page(form)
     if not checked.ok:
         imports.refused(
             current_user, ip=request.remote_addr, rows=len(checked.rows), reason="changed"
         )
-        db.session.commit()
         flash(
             _(
                 "The data has changed since the check, so nothing was imported. Please "
@@ -145,15 +140,11 @@ def import_confirm():
         imports.refused(
             current_user, ip=request.remote_addr, rows=len(checked.rows), reason="refused"
         )
-        db.session.commit()
         for message in error.messages:
             flash(message, "danger")
         flash(_("Nothing was imported."), "danger")
         return redirect(url_for("volunteers.import_roster"))
-    db.session.commit()
-    begin_write()  # the delivery writes too: queue as the writer (SQLite)
-    notify.deliver(outbox)
-    db.session.commit()
+    after_commit(lambda: notify.deliver(outbox))  # invitations go once the accounts are kept
     flash(
         _("Volunteers imported: %(n)d. Each was sent an SMS invitation.", n=len(checked.rows)),
         "success",

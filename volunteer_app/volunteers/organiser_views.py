@@ -17,6 +17,7 @@ from ..query import arg_page
 from ..services import ServiceError, audit, teams, volunteers
 from ..services.scope import path_filter
 from ..timeutil import local_today, utcnow
+from ..web import refuse
 from .blueprint import bp
 from .forms import SearchForm
 
@@ -60,7 +61,6 @@ def _detail_page(user_id: int, *, full_phone: bool):
         abort(404)
     action = "pii.view_phone" if full_phone else "pii.view_profile"
     audit.record(action, actor=current_user, ip=request.remote_addr, obj=profile.user)
-    db.session.commit()
     memberships = db.session.scalars(
         select(TeamMembership).where(
             TeamMembership.user_id == user_id,
@@ -113,11 +113,8 @@ def team_requests():
                 ip=request.remote_addr,
             )
         except ServiceError as error:
-            db.session.rollback()
-            for text in error.messages:
-                flash(text, "danger")
+            refuse(error)
         else:
-            db.session.commit()
             flash(_("The request has been answered."), "success")
         return redirect(url_for("volunteers.team_requests"))
     pending = db.session.scalars(

@@ -29,6 +29,7 @@ from ..services import ServiceError, audit, teams, volunteers
 from ..services.passwords import verify_password
 from ..services.privacy import labelled
 from ..timeutil import local_today, utcnow
+from ..web import refuse
 from .blueprint import bp
 from .forms import (
     ConsentForm,
@@ -97,11 +98,9 @@ def _step(key: str, form, save: Callable[[], object], **context):
         try:
             save()
         except ServiceError as error:
-            db.session.rollback()
-            form.form_errors.extend(error.messages)
+            refuse(error, form)
             context["existing_phone"] = getattr(error, "existing_phone", None)
         else:
-            db.session.commit()
             return _next_step()
     return render_template(
         f"volunteers/step_{key}.html", form=form, **context, **_step_context(key)
@@ -243,7 +242,6 @@ def privacy():
 def my_data():
     data = labelled(volunteers.export_data(current_user))
     audit.record("pii.self_export", actor=current_user, ip=request.remote_addr, obj=current_user)
-    db.session.commit()
     if request.args.get("format") == "json":
         body = json.dumps(data, ensure_ascii=False, indent=2)
         return Response(
@@ -280,7 +278,6 @@ def delete_account():
             form.form_errors.append(_("The password is not correct."))
         else:
             volunteers.delete_account(current_user, now=utcnow(), ip=request.remote_addr)
-            db.session.commit()
             logout_user()
             flash(_("Your account has been deleted and your personal data erased."), "info")
             return redirect(url_for("main.index"))
@@ -310,11 +307,8 @@ def my_teams():
                 teams.request_join(current_user, team, now=utcnow())
                 message = _("Your request to join %(team)s has been sent.", team=team.name)
         except ServiceError as error:
-            db.session.rollback()
-            for text in error.messages:
-                flash(text, "danger")
+            refuse(error)
         else:
-            db.session.commit()
             flash(message, "success")
         return redirect(url_for("volunteers.my_teams"))
     all_teams = db.session.scalars(
