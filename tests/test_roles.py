@@ -77,3 +77,24 @@ def test_grant_removed_through_the_page(tree, login_as, make_user):
     assert response.status_code == 302
     assert db.session.get(RoleGrant, grant_id) is None
     assert db.session.scalar(select(AuditLog).where(AuditLog.action == "role.revoke"))
+
+
+def test_each_menu_entry_shows_to_exactly_the_roles_its_page_lets_in(app):
+    """The menu and the page ask the same rule (permissions.PAGE_ROLES): no entry leads a
+    role to a 403, and no page is reachable only by typing its address."""
+    from volunteer_app.navigation import NAV_ITEMS
+    from volunteer_app.permissions import PAGE_ROLES
+
+    for item in NAV_ITEMS:
+        if item.roles is None:
+            continue
+        assert item.roles == PAGE_ROLES[item.endpoint]
+        required = getattr(app.view_functions[item.endpoint], "required_roles", None)
+        if item.endpoint == "main.my_roles":
+            # Open to every account (it lists the caller's own duties, none for a volunteer);
+            # the menu offers it to those who have some.
+            assert required is None
+            continue
+        # Admin passes every role check, named or not.
+        admin = {Role.ADMIN}
+        assert required - admin == PAGE_ROLES[item.endpoint] - admin, item.endpoint

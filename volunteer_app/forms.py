@@ -8,9 +8,13 @@ from flask_babel import get_domain
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm as _FlaskForm
 from flask_wtf.i18n import translations as _wtforms_translations
+from sqlalchemy import select
 from wtforms import StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 
+from .extensions import db
+from .models import OrgKind, OrgUnit, User
 from .services.accounts import normalise_phone
 from .services.text import has_forbidden
 
@@ -101,3 +105,32 @@ def _wtforms_messages() -> None:  # pragma: no cover - read by the message extra
     _("Invalid email address.")
     _("Invalid URL.")
     _("File does not have an approved extension.")
+
+
+#: The kinds of org unit that host events, as the groups of the host choice.
+KIND_GROUPS = {
+    OrgKind.AREA: _l("Area units"),
+    OrgKind.ORGANISER: _l("Organisers, stations and teams"),
+}
+
+
+def host_choices(actor: User) -> list[SelectChoice]:
+    """The actor's in-scope organiser and area nodes (not Party ones), grouped by kind."""
+    from .permissions import organised_nodes
+
+    nodes = db.session.scalars(
+        select(OrgUnit)
+        .where(
+            OrgUnit.active.is_(True),
+            OrgUnit.kind.in_(list(KIND_GROUPS)),
+            organised_nodes.visible(actor),
+        )
+        .order_by(OrgUnit.path)
+    ).all()
+    top = min((n.depth for n in nodes), default=0)
+    return [
+        SelectChoice(str(n.id), "　" * (n.depth - top) + n.name, optgroup=str(KIND_GROUPS[n.kind]))
+        for kind in KIND_GROUPS
+        for n in nodes
+        if n.kind is kind
+    ]

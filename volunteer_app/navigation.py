@@ -11,6 +11,7 @@ from flask_login import current_user
 
 from .i18n import large_text_enabled
 from .models import Role
+from .permissions import PAGE_ROLES
 from .services import notify
 
 
@@ -31,7 +32,8 @@ class NavItem:
 
 
 #: In menu order. An item shows only when its endpoint exists, so each feature adds
-#: its own entries here and the menu never links to a page that is not there.
+#: its own entries here and the menu never links to a page that is not there. Who sees a
+#: staff page's entry is the page's own rule (permissions.PAGE_ROLES).
 NAV_ITEMS: list[NavItem] = [
     NavItem("main.index", _l("Home")),
     NavItem("events.index", _l("Events"), public=True),
@@ -39,23 +41,22 @@ NAV_ITEMS: list[NavItem] = [
     NavItem("events.my_shifts", _l("My shifts")),
     NavItem("checkin.my_qr", _l("My QR code")),
     NavItem("hours.mine", _l("My hours")),
-    NavItem("checkin.index", _l("Check-in"), frozenset({Role.LEAD, Role.ORGANISER})),
-    NavItem("hours.pending", _l("Hours to approve"), frozenset({Role.LEAD, Role.ORGANISER})),
-    NavItem("organise.dashboard", _l("Workspace"), frozenset({Role.ORGANISER})),
-    NavItem("events.organise_list", _l("Events I organise"), frozenset({Role.ORGANISER})),
-    NavItem(
-        "volunteers.search", _l("Volunteers"), frozenset({Role.ORGANISER, Role.BRANCH_SECRETARY})
+    *(
+        NavItem(endpoint, label, PAGE_ROLES[endpoint])
+        for endpoint, label in (
+            ("checkin.index", _l("Check-in")),
+            ("hours.pending", _l("Hours to approve")),
+            ("organise.dashboard", _l("Workspace")),
+            ("events.organise_list", _l("Events I organise")),
+            ("volunteers.search", _l("Volunteers")),
+            ("tallies.index", _l("Tallies")),
+            ("exchange.index", _l("National system")),
+            ("main.my_roles", _l("My duties")),
+            ("admin.orgs", _l("Organisations")),
+            ("admin.grants", _l("Roles")),
+            ("admin.audit", _l("Audit log")),
+        )
     ),
-    NavItem("tallies.index", _l("Tallies"), frozenset({Role.ORGANISER, Role.BRANCH_SECRETARY})),
-    NavItem("exchange.index", _l("National system"), frozenset({Role.RECORDER})),
-    NavItem(
-        "main.my_roles",
-        _l("My duties"),
-        frozenset({Role.LEAD, Role.ORGANISER, Role.BRANCH_SECRETARY}),
-    ),
-    NavItem("admin.orgs", _l("Organisations"), frozenset({Role.ORGANISER})),
-    NavItem("admin.grants", _l("Roles"), frozenset({Role.ORGANISER})),
-    NavItem("admin.audit", _l("Audit log"), frozenset({Role.ADMIN})),
 ]
 
 

@@ -80,7 +80,8 @@ PAGE_ROLES: dict[str, frozenset[Role]] = {
     "volunteers.search": ORGANISER_OR_SECRETARY,
     "tallies.index": ORGANISER_OR_SECRETARY,
     "exchange.index": frozenset(RECORDER),
-    "main.my_roles": frozenset({Role.LEAD, Role.ORGANISER, Role.BRANCH_SECRETARY}),
+    # Open to every account (it lists the caller's own duties); offered to those with some.
+    "main.my_roles": frozenset({Role.LEAD, Role.ORGANISER, Role.BRANCH_SECRETARY, Role.RECORDER}),
     "admin.orgs": frozenset(ORGANISER),
     "admin.grants": frozenset(ORGANISER),
     "admin.audit": frozenset({Role.ADMIN}),
@@ -288,6 +289,7 @@ def role_required(*roles: Role) -> Callable:
                 abort(403)
             return view(*args, **kwargs)
 
+        wrapped.required_roles = frozenset(roles)  # type: ignore[attr-defined]
         return wrapped
 
     return decorator

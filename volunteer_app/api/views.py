@@ -12,7 +12,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from .. import checkin
-from ..checkin.views import policy
 from ..extensions import db, limiter
 from ..models import Attendance, Role, Shift, Signup, SignupStatus, VolunteerCard
 from ..permissions import led_shifts, role_required
@@ -27,6 +26,10 @@ def error(code: str, message: str, status: int):
 
 #: The shift and its leads (who may scan) in one statement.
 _WITH_LEADS = [joinedload(Shift.leads)]
+
+
+def policy() -> checkin.Policy:
+    return checkin.Policy.from_config(current_app.config)
 
 
 def _led_shift(shift_id: int) -> Shift:

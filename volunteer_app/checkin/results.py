@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
@@ -30,6 +32,15 @@ OFFLINE_ONLINE_GRACE = timedelta(seconds=60)
 class Policy:
     min_checkout_minutes: int = 30  # a second scan this soon after check-in is a repeat
     grace_minutes: int = 0  # early arrival / late stay credited up to this much
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Policy:
+        """The policy the installation is configured with (CHECKOUT_MIN_MINUTES,
+        CREDIT_GRACE_MINUTES)."""
+        return cls(
+            min_checkout_minutes=config["CHECKOUT_MIN_MINUTES"],
+            grace_minutes=config["CREDIT_GRACE_MINUTES"],
+        )
 
 
 @dataclass

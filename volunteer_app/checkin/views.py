@@ -52,10 +52,7 @@ from .blueprint import bp
 
 
 def policy() -> checkin.Policy:
-    return checkin.Policy(
-        min_checkout_minutes=current_app.config["CHECKOUT_MIN_MINUTES"],
-        grace_minutes=current_app.config["CREDIT_GRACE_MINUTES"],
-    )
+    return checkin.Policy.from_config(current_app.config)
 
 
 def _svg(data: str) -> Response:

@@ -37,11 +37,10 @@ from wtforms.validators import (
 
 from ..catalog import CATEGORIES
 from ..extensions import db
-from ..forms import FlaskForm, PlainText
+from ..forms import FlaskForm, PlainText, host_choices
 from ..models import (
     Event,
     EventStatus,
-    OrgKind,
     OrgLevel,
     OrgUnit,
     Role,
@@ -78,33 +77,7 @@ VISIBILITY_LABELS = {
     Visibility.MEMBERS.value: _l("Members of the host's volunteer teams only"),
 }
 
-KIND_GROUPS = {
-    OrgKind.AREA: _l("Area units"),
-    OrgKind.ORGANISER: _l("Organisers, stations and teams"),
-}
-
-
 # ---------------------------------------------------------------- choices
-
-
-def host_choices(actor: User) -> list[SelectChoice]:
-    """The actor's in-scope organiser and area nodes (not Party ones), grouped by kind."""
-    nodes = db.session.scalars(
-        select(OrgUnit)
-        .where(
-            OrgUnit.active.is_(True),
-            OrgUnit.kind.in_(list(KIND_GROUPS)),
-            path_filter(OrgUnit.path, actor, ORGANISER),
-        )
-        .order_by(OrgUnit.path)
-    ).all()
-    top = min((n.depth for n in nodes), default=0)
-    return [
-        SelectChoice(str(n.id), "　" * (n.depth - top) + n.name, optgroup=str(KIND_GROUPS[n.kind]))
-        for kind in KIND_GROUPS
-        for n in nodes
-        if n.kind is kind
-    ]
 
 
 def area_choices() -> list[SelectChoice]:

@@ -17,8 +17,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from ..catalog import CATEGORIES
-from ..events.forms import host_choices
-from ..forms import FlaskForm, PlainText
+from ..forms import FlaskForm, PlainText, host_choices
 from ..models import User
 from ..query import QueryForm
 
