@@ -92,6 +92,8 @@ TARGETS = {
     "signup_ratio": "≥ 0.6",
     "roster_ratio": "≤ 2",
 }
+#: The measured stages after the seed and the fixtures (--only picks some of them).
+STAGES = frozenset({"tally", "export", "checkin", "storm", "sustained", "roster"})
 
 
 # ---------------------------------------------------------------- databases
@@ -184,11 +186,14 @@ class Db:
 
 
 class Bench:
-    def __init__(self, kind: str, profile: Profile, load: Load, keys: dict):
+    def __init__(
+        self, kind: str, profile: Profile, load: Load, keys: dict, only: frozenset[str] = STAGES
+    ):
         self.kind = kind
         self.p = profile
         self.load = load
         self.keys = keys
+        self.only = only
         self.out: dict = {"database": kind}
 
     def python(self, script: str, *args: str) -> list[str]:
@@ -242,31 +247,34 @@ class Bench:
         self.db = Db(url)
         try:
             self.out["versions"] = self.versions()
-            log(f"[{self.kind}] tallies (in-process)")
-            self.out["tally"] = run_json(
-                self.python(
-                    "tally.py",
-                    "--repeat",
-                    str(p.tally_repeat),
-                    "--baseline-repeat",
-                    str(p.baseline_repeat),
-                ),
-                env=self.env,
-                timeout=1800,
-            )
-            log(f"[{self.kind}] export of {p.export_rows} rows")
-            self.out["export"] = run_json(
-                self.python(
-                    "export.py",
-                    "--rows",
-                    str(p.export_rows),
-                    "--out",
-                    str(RESULTS / f"export-{self.kind}.xlsx"),
-                ),
-                env=self.env,
-                timeout=1800,
-            )
-            self.http()
+            if "tally" in self.only:
+                log(f"[{self.kind}] tallies (in-process)")
+                self.out["tally"] = run_json(
+                    self.python(
+                        "tally.py",
+                        "--repeat",
+                        str(p.tally_repeat),
+                        "--baseline-repeat",
+                        str(p.baseline_repeat),
+                    ),
+                    env=self.env,
+                    timeout=1800,
+                )
+            if "export" in self.only:
+                log(f"[{self.kind}] export of {p.export_rows} rows")
+                self.out["export"] = run_json(
+                    self.python(
+                        "export.py",
+                        "--rows",
+                        str(p.export_rows),
+                        "--out",
+                        str(RESULTS / f"export-{self.kind}.xlsx"),
+                    ),
+                    env=self.env,
+                    timeout=1800,
+                )
+            if self.only & {"checkin", "storm", "sustained", "roster"}:
+                self.http()
         finally:
             self.db.close()
         return self.out
@@ -289,10 +297,14 @@ class Bench:
             log(f"[{self.kind}] starting gunicorn (app and baseline, 2 sync workers each)")
             app.start("/auth/login")
             base.start("/health")
-            self.checkin(app, base)
-            self.storm(app)
-            self.sustained(app, base)
-            self.roster(app, base)
+            if "checkin" in self.only:
+                self.checkin(app, base)
+            if "storm" in self.only:
+                self.storm(app)
+            if "sustained" in self.only:
+                self.sustained(app, base)
+            if "roster" in self.only:
+                self.roster(app, base)
         except Exception:
             for server in (app, base):
                 tail = server.log_tail()
@@ -670,6 +682,11 @@ def main() -> int:
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--report", type=Path, help="where to write the Markdown report")
     parser.add_argument(
+        "--only",
+        help=f"measure only these stages, comma-separated ({', '.join(sorted(STAGES))}); the "
+        "seed and the fixtures always run",
+    )
+    parser.add_argument(
         "--render", type=Path, help="only write the report again from a run's JSON results"
     )
     args = parser.parse_args()
@@ -688,6 +705,11 @@ def main() -> int:
         print(f"bench: report {target} written from {args.render}")
         return 0
     profile = PROFILES[args.mode]
+    only = STAGES
+    if args.only:
+        only = frozenset(stage.strip() for stage in args.only.split(",") if stage.strip())
+        if not only or only - STAGES:
+            parser.error(f"--only: choose from {', '.join(sorted(STAGES))}")
     RESULTS.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     # A SIGTERM (a CI timeout) unwinds like Ctrl+C, so every server started is stopped.
@@ -733,7 +755,7 @@ def main() -> int:
             run_info["skipped"][kind] = note
             continue
         try:
-            run_info["databases"][kind] = Bench(kind, profile, load, keys).run()
+            run_info["databases"][kind] = Bench(kind, profile, load, keys, only).run()
         except Exception as failed:  # the pipeline broke: say where, go on, fail at the end
             broken = True
             traceback.print_exc()
