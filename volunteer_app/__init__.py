@@ -195,7 +195,7 @@ def register_blueprints(app: Flask) -> None:
     from .main import bp as main_bp
     from .notifications import bp as notifications_bp
     from .offline import bp as offline_bp
-    from .organise import bp as organise_bp
+    from .organise.blueprint import bp as organise_bp
     from .tallies import bp as tallies_bp
     from .volunteers import bp as volunteers_bp
 

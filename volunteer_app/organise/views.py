@@ -35,7 +35,7 @@ from ..services import ServiceError, exports, messages, rosters
 from ..services.checkin import leads_shift
 from ..services.scope import covers
 from ..timeutil import from_local, local_today, to_local, utcnow
-from . import bp
+from .blueprint import bp
 from .forms import (
     ActionForm,
     MessageForm,
