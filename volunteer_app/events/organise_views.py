@@ -25,9 +25,10 @@ from ..models import (
     Signup,
     VolunteerProfile,
 )
+from ..organise import rosters
 from ..permissions import load_in_scope, role_required
 from ..query import arg_enum, arg_page
-from ..services import ServiceError, identifiers, rosters, signups, volunteers
+from ..services import ServiceError, identifiers, signups, volunteers
 from ..services import events as event_service
 from ..services.scope import path_filter
 from ..services.signups import ACTIVE
@@ -347,7 +348,7 @@ def organise_cancel_shift(shift_id: int):
 
 
 def _roster(shift: Shift, add: AddVolunteerForm | None = None):
-    """Adding and removing volunteers; the rows come from services.rosters in a fixed
+    """Adding and removing volunteers; the rows come from organise.rosters in a fixed
     number of queries (the full roster, sign-in sheet and exports are in the workspace)."""
     roster = rosters.shift_roster(shift, per_page=None, summary=False)
     return render_template(

@@ -31,11 +31,13 @@ from ..extensions import db
 from ..models import AuditLog, Event, OrgUnit, Role, Shift, Signup, User
 from ..permissions import load_in_scope, role_required
 from ..query import arg_page
-from ..services import ServiceError, exports, messages, rosters
+from ..services import ServiceError, exports, messages
 from ..services.checkin import leads_shift
 from ..services.scope import covers
 from ..timeutil import from_local, local_today, to_local, utcnow
+from . import members, paper, rosters, tables
 from .blueprint import bp
+from .dashboard import workspace
 from .forms import (
     ActionForm,
     MessageForm,
@@ -54,8 +56,8 @@ BLANK_LINES = 5
 @bp.context_processor
 def _helpers() -> dict:
     return {
-        "hm": rosters.hm,
-        "status_labels": rosters.STATUS_LABELS,
+        "hm": tables.hm,
+        "status_labels": tables.STATUS_LABELS,
         "politics": POLITICAL_STATUS,
         "hours_pending_url": (
             url_for("hours.pending") if "hours.pending" in current_app.view_functions else None
@@ -117,7 +119,7 @@ def dashboard():
     now = utcnow()
     return render_template(
         "organise/dashboard.html",
-        ws=rosters.workspace(current_user, now=now, today=local_today()),
+        ws=workspace(current_user, now=now, today=local_today()),
         now=now,
     )
 
@@ -222,11 +224,11 @@ def event_phones(event_id: int):
 
 def _node_roster_page(node: OrgUnit, *, reveal: bool = False):
     form = NodeFilterForm(request.args)
-    sort = form.sort.data if form.sort.data in rosters.NODE_SORTS else "name"
+    sort = form.sort.data if form.sort.data in members.NODE_SORTS else "name"
     form.sort.data = sort
-    filters = rosters.NodeFilter(community_id=chosen_id(form.community.data), sort=sort)
+    filters = members.NodeFilter(community_id=chosen_id(form.community.data), sort=sort)
     year = local_today().year
-    roster = rosters.node_roster(node, year, filters, page=arg_page())
+    roster = members.node_roster(node, year, filters, page=arg_page())
     if reveal:
         rosters.reveal_phones(
             current_user, {"kind": "node", "node_id": node.id}, len(roster.rows), ip=_ip(), obj=node
@@ -305,7 +307,7 @@ def shift_export(shift_id: int):
     fmt = _format()
     _form, filters, _page = _signup_filters()
     roster = rosters.shift_roster(shift, filters, per_page=None, grace_minutes=_grace())
-    headers, rows = rosters.signup_table(roster, with_shift=False)
+    headers, rows = tables.signup_table(roster, with_shift=False)
     name = _("Roster %(event)s %(post)s", event=shift.event.title, post=shift.post)
     return _download(
         fmt,
@@ -324,7 +326,7 @@ def event_export(event_id: int):
     fmt = _format()
     _form, filters, _page = _signup_filters()
     roster = rosters.event_roster(event, filters, per_page=None, grace_minutes=_grace())
-    headers, rows = rosters.signup_table(roster, with_shift=True)
+    headers, rows = tables.signup_table(roster, with_shift=True)
     name = _("Roster %(event)s", event=event.title)
     return _download(
         fmt,
@@ -342,12 +344,12 @@ def node_export(node_id: int):
     node = _node(node_id)
     fmt = _format()
     form = NodeFilterForm(request.args)
-    filters = rosters.NodeFilter(
+    filters = members.NodeFilter(
         community_id=chosen_id(form.community.data),
-        sort=form.sort.data if form.sort.data in rosters.NODE_SORTS else "name",
+        sort=form.sort.data if form.sort.data in members.NODE_SORTS else "name",
     )
-    roster = rosters.node_roster(node, local_today().year, filters, per_page=None)
-    headers, rows = rosters.node_table(roster)
+    roster = members.node_roster(node, local_today().year, filters, per_page=None)
+    headers, rows = tables.node_table(roster)
     name = _("Members %(unit)s", unit=node.name)
     return _download(
         fmt,
@@ -418,7 +420,7 @@ def paper_times(shift_id: int):
     if checked_out is not None and checked_out <= checked_in:
         checked_out += timedelta(days=1)  # a shift past midnight
     try:
-        rosters.enter_paper_times(
+        paper.enter_paper_times(
             current_user, signup, checked_in, checked_out, now=utcnow(), ip=_ip()
         )
     except ServiceError as error:
