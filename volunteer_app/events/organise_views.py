@@ -348,18 +348,16 @@ def organise_cancel_shift(shift_id: int):
 
 
 def _roster(shift: Shift, add: AddVolunteerForm | None = None):
-    """Adding and removing volunteers; the rows come from organise.rosters in a fixed
-    number of queries (the full roster, sign-in sheet and exports are in the workspace)."""
-    roster = rosters.shift_roster(shift, per_page=None, summary=False)
+    """Adding and removing volunteers; the rows come from organise.rosters in one query
+    (the full roster, sign-in sheet and exports are in the workspace)."""
     return render_template(
         "events/organise/roster.html",
         shift=shift,
         event=shift.event,
-        rows=roster.rows,
+        rows=rosters.shift_lines(shift),
         form=add or AddVolunteerForm(prefix="add", formdata=None),
         # Each row links to its removal page; the link is built from one url_for, not 500.
         remove_href=url_for("events.organise_roster_remove", signup_id=0).split("/0/"),
-        active=ACTIVE,
         signup_labels=SIGNUP_LABELS,
         workspace="organise.shift_roster" in current_app.view_functions,
     )
