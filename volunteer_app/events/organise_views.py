@@ -11,7 +11,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, lazyload
 from wtforms.fields.choices import SelectChoice
 
 from ..catalog import CATEGORIES
@@ -60,8 +60,15 @@ def _event(event_id: int) -> Event:
     return load_in_scope(Event, event_id, ORGANISER, org_of=lambda e: e.host)
 
 
+#: A shift with its event and host (what the scope check reads) in one query; its leads
+#: only if a page reads them.
+SHIFT_WITH_EVENT = (joinedload(Shift.event).joinedload(Event.host), lazyload(Shift.leads))
+
+
 def _shift(shift_id: int) -> Shift:
-    return load_in_scope(Shift, shift_id, ORGANISER, org_of=lambda s: s.event.host)
+    return load_in_scope(
+        Shift, shift_id, ORGANISER, org_of=lambda s: s.event.host, options=SHIFT_WITH_EVENT
+    )
 
 
 def _attempt(form, action: Callable[[], Any], done: Callable[[Any], tuple[str, str]]):
