@@ -26,6 +26,7 @@ mode exits 1 when a target is missed), 2 when the pipeline itself broke."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -682,6 +683,12 @@ def main() -> int:
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--report", type=Path, help="where to write the Markdown report")
     parser.add_argument(
+        "--roster-seconds",
+        type=float,
+        help="the measured roster run's length (default: the mode's; the quick mode's 2 s "
+        "give a few dozen pages)",
+    )
+    parser.add_argument(
         "--only",
         help=f"measure only these stages, comma-separated ({', '.join(sorted(STAGES))}); the "
         "seed and the fixtures always run",
@@ -705,6 +712,8 @@ def main() -> int:
         print(f"bench: report {target} written from {args.render}")
         return 0
     profile = PROFILES[args.mode]
+    if args.roster_seconds:
+        profile = dataclasses.replace(profile, roster_seconds=args.roster_seconds)
     only = STAGES
     if args.only:
         only = frozenset(stage.strip() for stage in args.only.split(",") if stage.strip())

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cache
 from typing import NamedTuple
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Select, bindparam, case, func, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -294,7 +295,8 @@ def sign_in_sheets(shifts: list[Shift]) -> dict[int, list[RosterRow]]:
 
 
 class RosterLine(NamedTuple):
-    """One sign-up as the organiser's roster page shows it (events.organise_roster)."""
+    """One sign-up as the organiser's roster page shows it (events.organise_roster; the
+    template unpacks the fields in this order)."""
 
     signup_id: int
     status: str  #: SignupStatus value
@@ -308,17 +310,15 @@ class RosterLine(NamedTuple):
     removable: bool
 
 
-def shift_lines(shift: Shift) -> list[RosterLine]:
-    """Every sign-up of the shift for its roster page, in roster order (holding a place,
-    the waitlist in line, did not come, cancelled): only the columns the page shows, in one
-    query. The 500-sign-up page is a hot path; the full roster (teams, attendance, paging,
-    filters) is shift_roster's."""
+@cache
+def _lines_query() -> Select:
+    """shift_lines' statement, built once (the shift id is a bound parameter)."""
     signups = Signup.__table__
     users = User.__table__
     profiles = VolunteerProfile.__table__
     community = OrgUnit.__table__.alias("community")
     rank = case(dict(_STATUS_RANK), value=signups.c.status, else_=9)
-    query = (
+    return (
         select(
             signups.c.id,
             signups.c.status,
@@ -334,14 +334,21 @@ def shift_lines(shift: Shift) -> list[RosterLine]:
         .join(users, users.c.id == signups.c.user_id)
         .outerjoin(profiles, profiles.c.user_id == signups.c.user_id)
         .outerjoin(community, community.c.id == profiles.c.community_id)
-        .where(signups.c.shift_id == shift.id)
+        .where(signups.c.shift_id == bindparam("shift_id"))
         .order_by(rank, signups.c.queued_at, signups.c.id)
     )
+
+
+def shift_lines(shift: Shift) -> list[RosterLine]:
+    """Every sign-up of the shift for its roster page, in roster order (holding a place,
+    the waitlist in line, did not come, cancelled): only the columns the page shows, in one
+    Core query. The 500-sign-up page is a hot path; the full roster (teams, attendance,
+    paging, filters) is shift_roster's."""
+    rows = db.session.connection().execute(_lines_query(), {"shift_id": shift.id}).all()
     waitlisted, cancelled = SignupStatus.WAITLISTED, SignupStatus.CANCELLED
     lines: list[RosterLine] = []
     # The waitlist is listed in its own order (queued_at, id): the place in line counts up.
     in_line = 0
-    rows = db.session.connection().execute(query)
     for signup_id, status, over, source, reason, phone, display, real, place in rows:
         position = None
         if status is waitlisted:
