@@ -30,7 +30,7 @@ TARGETS = {
     "checkin_ratio": "≥ 0.7; p99 < 100 ms at 32 conn.; no errors",
     "signup_storm": "50 confirmed, 20 waitlisted, 0 server errors",
     "signup_ratio": "≥ 0.6",
-    "roster_ratio": "≤ 2",
+    "roster_ratio": "≤ 1.5",
     "checkin_cpu_ms": "≤ 4",
     "signup_cpu_ms": "≤ 4",
     "checkin_statements": "— (floor beside it)",

@@ -30,6 +30,7 @@ mode exits 1 when a target is missed), 2 when the pipeline itself broke."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -90,6 +91,7 @@ THREADS = 2
 PER_SHIFT = 500
 INPROCESS_SIGNUP_SHIFTS = 20
 ROSTER_SIGNUPS = 500
+ROSTER_WARM_PAGES = 10
 TARGETS = {
     "seed_seconds": "< 180 s (SQLite)",
     "tally_ratio": "≤ 0.1 and < 100 ms warm",
@@ -97,7 +99,7 @@ TARGETS = {
     "checkin_ratio": "≥ 0.7, p99 < 100 ms at 32 connections, no errors",
     "signup_storm": "confirmed 50, waitlisted 20, server errors 0",
     "signup_ratio": "≥ 0.6",
-    "roster_ratio": "≤ 2",
+    "roster_ratio": "≤ 1.5",
     "checkin_cpu_ms": "≤ 4 ms CPU per request (in-process)",
     "signup_cpu_ms": "≤ 4 ms CPU per request (in-process)",
     "checkin_statements": "(informational; the floor's beside it)",
@@ -105,6 +107,8 @@ TARGETS = {
     "checkin_vs_floor": "(informational: app req/s ÷ framework floor req/s)",
     "signup_vs_floor": "(informational: app sign-ups/s ÷ framework floor req/s)",
 }
+#: The measured stages after the seed and the fixtures (--only picks some of them).
+STAGES = frozenset({"tally", "export", "inprocess", "checkin", "storm", "sustained", "roster"})
 
 
 # ---------------------------------------------------------------- databases
@@ -197,11 +201,14 @@ class Db:
 
 
 class Bench:
-    def __init__(self, kind: str, profile: Profile, load: Load, keys: dict):
+    def __init__(
+        self, kind: str, profile: Profile, load: Load, keys: dict, only: frozenset[str] = STAGES
+    ):
         self.kind = kind
         self.p = profile
         self.load = load
         self.keys = keys
+        self.only = only
         self.out: dict = {"database": kind}
 
     def python(self, script: str, *args: str) -> list[str]:
@@ -264,45 +271,49 @@ class Bench:
         self.db = Db(url)
         try:
             self.out["versions"] = self.versions()
-            log(f"[{self.kind}] tallies (in-process)")
-            self.out["tally"] = run_json(
-                self.python(
-                    "tally.py",
-                    "--repeat",
-                    str(p.tally_repeat),
-                    "--baseline-repeat",
-                    str(p.baseline_repeat),
-                ),
-                env=self.env,
-                timeout=1800,
-            )
-            log(f"[{self.kind}] export of {p.export_rows} rows")
-            self.out["export"] = run_json(
-                self.python(
-                    "export.py",
-                    "--rows",
-                    str(p.export_rows),
-                    "--out",
-                    str(RESULTS / f"export-{self.kind}.xlsx"),
-                ),
-                env=self.env,
-                timeout=1800,
-            )
-            log(f"[{self.kind}] CPU per request of check-in, sign-up and the floor (in-process)")
-            self.out["inprocess"] = run_json(
-                self.python(
-                    "inprocess.py",
-                    "--fixtures",
-                    str(fixtures_file),
-                    "--warm",
-                    str(p.inprocess_warm),
-                    "--requests",
-                    str(p.inprocess_requests),
-                ),
-                env=self.env,
-                timeout=1800,
-            )
-            self.http()
+            if "tally" in self.only:
+                log(f"[{self.kind}] tallies (in-process)")
+                self.out["tally"] = run_json(
+                    self.python(
+                        "tally.py",
+                        "--repeat",
+                        str(p.tally_repeat),
+                        "--baseline-repeat",
+                        str(p.baseline_repeat),
+                    ),
+                    env=self.env,
+                    timeout=1800,
+                )
+            if "export" in self.only:
+                log(f"[{self.kind}] export of {p.export_rows} rows")
+                self.out["export"] = run_json(
+                    self.python(
+                        "export.py",
+                        "--rows",
+                        str(p.export_rows),
+                        "--out",
+                        str(RESULTS / f"export-{self.kind}.xlsx"),
+                    ),
+                    env=self.env,
+                    timeout=1800,
+                )
+            if "inprocess" in self.only:
+                log(f"[{self.kind}] CPU per request: check-in, sign-up, floor (in-process)")
+                self.out["inprocess"] = run_json(
+                    self.python(
+                        "inprocess.py",
+                        "--fixtures",
+                        str(fixtures_file),
+                        "--warm",
+                        str(p.inprocess_warm),
+                        "--requests",
+                        str(p.inprocess_requests),
+                    ),
+                    env=self.env,
+                    timeout=1800,
+                )
+            if self.only & {"checkin", "storm", "sustained", "roster"}:
+                self.http()
         finally:
             self.db.close()
         return self.out
@@ -327,10 +338,14 @@ class Bench:
             app.start("/auth/login")
             base.start("/health")
             floor.start("/auth/login")
-            self.checkin(app, base, floor)
-            self.storm(app)
-            self.sustained(app, base)
-            self.roster(app, base)
+            if "checkin" in self.only:
+                self.checkin(app, base, floor)
+            if "storm" in self.only:
+                self.storm(app)
+            if "sustained" in self.only:
+                self.sustained(app, base)
+            if "roster" in self.only:
+                self.roster(app, base)
         except Exception:
             for server in (app, base, floor):
                 tail = server.log_tail()
@@ -565,6 +580,11 @@ class Bench:
             if status != 200 or rows != ROSTER_SIGNUPS:
                 raise RuntimeError(f"{side} roster answered {status} with {rows} rows")
             checks[side] = {"bytes": len(page), "rows": rows, "path": path, "headers": headers}
+            # Each gunicorn worker compiles the templates on its first page (100+ ms): a few
+            # pages first, so that a short measured run without a warm-up (quick mode) does
+            # not count that once per worker.
+            for _ in range(ROSTER_WARM_PAGES):
+                http_request(server.base, "GET", path, headers=headers)
         results = {}
         for phase, seconds in self.phases(self.p.roster_seconds):
             log(f"[{self.kind}] roster {phase}: app then baseline, 1 connection, {seconds:g} s")
@@ -674,7 +694,7 @@ def figures(result: dict) -> list[dict]:
         add(
             "roster_ratio",
             f"{roster['ratio']:.2f}",
-            roster["ratio"] <= 2,
+            roster["ratio"] <= 1.5,
             f"app {a['lat_mean_ms']} ms/page ({a['bytes'] // 1024} KiB) vs bare Jinja "
             f"{b['lat_mean_ms']} ms/page ({b['bytes'] // 1024} KiB); 500 rows, 1 connection",
         )
@@ -765,6 +785,17 @@ def main() -> int:
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--report", type=Path, help="where to write the Markdown report")
     parser.add_argument(
+        "--roster-seconds",
+        type=float,
+        help="the measured roster run's length (default: the mode's; the quick mode's 2 s "
+        "give a few dozen pages)",
+    )
+    parser.add_argument(
+        "--only",
+        help=f"measure only these stages, comma-separated ({', '.join(sorted(STAGES))}); the "
+        "seed and the fixtures always run",
+    )
+    parser.add_argument(
         "--render", type=Path, help="only write the report again from a run's JSON results"
     )
     args = parser.parse_args()
@@ -783,6 +814,13 @@ def main() -> int:
         print(f"bench: report {target} written from {args.render}")
         return 0
     profile = PROFILES[args.mode]
+    if args.roster_seconds:
+        profile = dataclasses.replace(profile, roster_seconds=args.roster_seconds)
+    only = STAGES
+    if args.only:
+        only = frozenset(stage.strip() for stage in args.only.split(",") if stage.strip())
+        if not only or only - STAGES:
+            parser.error(f"--only: choose from {', '.join(sorted(STAGES))}")
     RESULTS.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     # A SIGTERM (a CI timeout) unwinds like Ctrl+C, so every server started is stopped.
@@ -829,7 +867,7 @@ def main() -> int:
             run_info["skipped"][kind] = note
             continue
         try:
-            run_info["databases"][kind] = Bench(kind, profile, load, keys).run()
+            run_info["databases"][kind] = Bench(kind, profile, load, keys, only).run()
         except Exception as failed:  # the pipeline broke: say where, go on, fail at the end
             broken = True
             traceback.print_exc()

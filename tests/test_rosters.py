@@ -35,7 +35,9 @@ from volunteer_app.models import (
     TeamMembership,
     VolunteerProfile,
 )
-from volunteer_app.services import ServiceError, messages, orgs, rosters
+from volunteer_app.organise import dashboard, members, paper, rosters
+from volunteer_app.organise.rows import PER_PAGE, mask_phone
+from volunteer_app.services import ServiceError, messages, orgs
 from volunteer_app.timeutil import local_today, to_local, utcnow
 
 
@@ -311,7 +313,7 @@ def test_sort_filter_and_pages(scene, make_volunteer, tree):
         )
     db.session.commit()
     full = rosters.shift_roster(s.shift)
-    assert full.total == 116 and full.pages == 3 and len(full.rows) == rosters.PER_PAGE
+    assert full.total == 116 and full.pages == 3 and len(full.rows) == PER_PAGE
     last = rosters.shift_roster(s.shift, page=3)
     assert len(last.rows) == 16 and last.first_number == 101
     west = rosters.shift_roster(s.shift, rosters.SignupFilter(community_id=tree.community_a2.id))
@@ -344,7 +346,7 @@ def test_sort_filter_and_pages(scene, make_volunteer, tree):
 def test_phones_are_masked_in_the_roster_the_print_view_and_every_export(scene):
     s = scene
     phones = [u.phone for u in s.people.values() if u is not s.people["gus"]]
-    masked = [rosters.mask_phone(p) for p in phones]
+    masked = [mask_phone(p) for p in phones]
     for url in (
         f"/organise/rosters/shifts/{s.shift.id}",
         f"/organise/rosters/events/{s.event.id}",
@@ -415,7 +417,7 @@ def test_the_print_view_is_an_a4_sign_in_sheet_with_masked_numbers(scene):
         assert column in head or column in page
     # The expected volunteers only: attended Ann and confirmed Bob.
     assert page.count("<tr data-signup=") == 2
-    assert rosters.mask_phone(s.people["bob"].phone) in page
+    assert mask_phone(s.people["bob"].phone) in page
     assert not [u.phone for u in s.people.values() if u.phone in page]
     assert "青春护河" in page and s.event.address in page and lead.display_name in page
     css = s.yl.get("/static/css/sheet.css")
@@ -461,7 +463,7 @@ def test_paper_times_for_a_no_show_hold_the_place_again(scene):
     taken = s.shift.taken
     when = s.shift.starts_at + timedelta(minutes=5)
     organiser = s.youth[1]
-    rosters.enter_paper_times(organiser, cat, when, None, now=utcnow())
+    paper.enter_paper_times(organiser, cat, when, None, now=utcnow())
     db.session.commit()
     db.session.refresh(s.shift)
     assert s.shift.taken == taken + 1
@@ -472,7 +474,7 @@ def test_paper_times_are_refused_with_every_reason(scene, make_user):
     s = scene
     organiser = s.youth[1]
     with pytest.raises(ServiceError) as refused:
-        rosters.enter_paper_times(
+        paper.enter_paper_times(
             organiser,
             s.signups["ann"],
             s.shift.starts_at + timedelta(days=3),
@@ -482,12 +484,12 @@ def test_paper_times_are_refused_with_every_reason(scene, make_user):
     # Checked in already (attended, with an attendance), out before in, far, future.
     assert len(refused.value.messages) == 5
     with pytest.raises(ServiceError):
-        rosters.enter_paper_times(
+        paper.enter_paper_times(
             organiser, s.signups["dan"], s.shift.starts_at, None, now=utcnow()
         )  # waitlisted
     stranger = make_user(Role.LEAD, s.tree.community_a1)
     with pytest.raises(ServiceError):
-        rosters.enter_paper_times(stranger, s.signups["bob"], s.shift.starts_at, None, now=utcnow())
+        paper.enter_paper_times(stranger, s.signups["bob"], s.shift.starts_at, None, now=utcnow())
     assert audits("attendance.paper") == []
 
 
@@ -588,18 +590,18 @@ def test_a_team_roster_lists_its_members_with_their_approved_hours_this_year(sce
     record(600, RecordStatus.PENDING)
     record(45, day=date(today.year - 1, 12, 31))
     db.session.commit()
-    roster = rosters.node_roster(s.team, today.year)
+    roster = members.node_roster(s.team, today.year)
     assert [(r.user_id, r.approved_minutes) for r in roster.rows] == [(ann.id, 120)]
     page = text(s.yl.get(f"/organise/rosters/nodes/{s.team.id}"))
     assert ">2:00<" in page and "青年突击队" in page
     rows = csv_rows(s.yl.get(f"/organise/rosters/nodes/{s.team.id}/export?format=csv").data)
     assert rows[1][-1] == "2.0"
     # A town's roster: everyone living there (and no one from elsewhere).
-    town = rosters.node_roster(tree.town_a, today.year, per_page=None)
+    town = members.node_roster(tree.town_a, today.year, per_page=None)
     assert {r.community for r in town.rows} <= {"东关社区", "西关社区"}
     assert s.people["cat"].id not in {r.user_id for r in town.rows}
-    by_hours = rosters.node_roster(
-        tree.town_a, today.year, rosters.NodeFilter(sort="hours"), per_page=None
+    by_hours = members.node_roster(
+        tree.town_a, today.year, members.NodeFilter(sort="hours"), per_page=None
     )
     assert by_hours.rows[0].user_id == ann.id
 
@@ -747,7 +749,7 @@ def test_a_roster_of_500_renders_in_a_bounded_number_of_queries(
         assert response.status_code == 200, name
         counts[name] = counter.count
     page = text(s.yl.get(pages["roster"]))
-    assert page.count("<tr data-signup=") == rosters.PER_PAGE
+    assert page.count("<tr data-signup=") == PER_PAGE
     with capsys.disabled():
         print(
             f"\nroster_500_ms: {timings['roster']:.0f} (queries: {counts['roster']}; "
@@ -762,10 +764,10 @@ def test_a_roster_of_500_renders_in_a_bounded_number_of_queries(
 
 def test_grouped_checkin_counts_match_the_scanner_pages(scene):
     s = scene
-    grouped = rosters.checkin_counts([s.shift.id, s.other_shift.id])
+    grouped = dashboard.checkin_counts([s.shift.id, s.other_shift.id])
     assert grouped[s.shift.id] == checkin.counts(s.shift)
     assert grouped[s.other_shift.id] == checkin.counts(s.other_shift)
-    assert rosters.checkin_counts([]) == {}
+    assert dashboard.checkin_counts([]) == {}
 
 
 # ---------------------------------------------------------------- the audit log export

@@ -70,7 +70,7 @@ def approved(
     service_area: OrgUnit | None = None,
     status: RecordStatus = RecordStatus.APPROVED,
 ) -> ServiceRecord:
-    """An approved ledger row entered into the tallies (as services.hours.decide does)."""
+    """An approved ledger row entered into the tallies (as hours.decide does)."""
     record = ServiceRecord(
         user_id=user.id,
         kind=kind,

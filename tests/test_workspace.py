@@ -23,7 +23,8 @@ from volunteer_app.models import (
     SignupStatus,
     TeamMembership,
 )
-from volunteer_app.services import orgs, rosters
+from volunteer_app.organise import dashboard
+from volunteer_app.services import orgs
 from volunteer_app.timeutil import local_today, utcnow
 
 
@@ -146,7 +147,7 @@ def test_hours_to_approve_and_the_overdue_ones(youth, women, tree, make_voluntee
     assert oldest.count("<li>") == 2 and oldest.count("text-bg-danger") == 1
     if "hours.pending" in app.view_functions:
         assert 'data-testid="hours-pending-link"' in page
-    ws = rosters.workspace(women[1], now=utcnow(), today=local_today())
+    ws = dashboard.workspace(women[1], now=utcnow(), today=local_today())
     assert (ws.pending_total, ws.pending_overdue) == (1, 1)
 
 
@@ -189,7 +190,7 @@ def test_team_requests_newcomers_and_cancellations_in_scope(
     assert f"/organise/rosters/nodes/{ours.id}" in section(page, "node-links")
     assert f"/organise/rosters/nodes/{theirs.id}" not in page
 
-    ws = rosters.workspace(women[1], now=utcnow(), today=local_today())
+    ws = dashboard.workspace(women[1], now=utcnow(), today=local_today())
     assert ws.team_requests_total == 1 and ws.team_requests[0].team_id == theirs.id
     assert ws.cancellations_total == 1
 
@@ -230,8 +231,8 @@ def test_the_workspace_needs_the_same_queries_however_much_there_is(
     assert many == few, (few, many)
     assert many <= 25, many
     # The lists stop at a few rows; the totals count everything.
-    ws = rosters.workspace(user, now=utcnow(), today=local_today())
-    limit = rosters.WORKSPACE_LIMIT
+    ws = dashboard.workspace(user, now=utcnow(), today=local_today())
+    limit = dashboard.WORKSPACE_LIMIT
     assert (len(ws.upcoming), ws.upcoming_total) == (limit, 14)
     assert (len(ws.low_shifts), ws.low_shifts_total) == (7, 7)
     assert ws.today_total == 7 and len(ws.today) == 7

@@ -195,7 +195,7 @@ def register_blueprints(app: Flask) -> None:
     from .main.blueprint import bp as main_bp
     from .notifications.blueprint import bp as notifications_bp
     from .offline.blueprint import bp as offline_bp
-    from .organise import bp as organise_bp
+    from .organise.blueprint import bp as organise_bp
     from .tallies.blueprint import bp as tallies_bp
     from .volunteers.blueprint import bp as volunteers_bp
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_babel import lazy_gettext as _l
 
-from .services.rosters import STATUS_LABELS as SIGNUP_STATUS_LABELS
+from .organise.tables import STATUS_LABELS as SIGNUP_STATUS_LABELS
 
 #: Reasons written by the system itself (jobs), not typed by a person.
 SYSTEM_REASONS = {

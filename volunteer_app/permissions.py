@@ -32,7 +32,7 @@ neither confirmed nor entered it decides a record.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any, Generic, TypeVar
@@ -40,6 +40,7 @@ from typing import Any, Generic, TypeVar
 from flask import abort
 from flask_login import current_user, login_required
 from sqlalchemy import ColumnElement, and_, false, or_, select
+from sqlalchemy.orm.interfaces import ORMOption
 
 from .extensions import db
 from .models import (
@@ -272,10 +273,12 @@ def load_in_scope(
     ident: object,
     roles: Iterable[Role],
     org_of: Callable[[T], OrgUnit | None] = lambda obj: obj,  # type: ignore[assignment,return-value]
+    options: Sequence[ORMOption] = (),
 ) -> T:
     """The object with this id if the current user's grants of `roles` cover it; 404
-    otherwise (for resources without a policy of their own above)."""
-    return Scoped(model, tuple(roles), org_of).load(ident)
+    otherwise (for resources without a policy of their own above). `options`: loader
+    options for the object's query (e.g. joining in what `org_of` reads)."""
+    return Scoped(model, tuple(roles), org_of).load(ident, options=options)
 
 
 def role_required(*roles: Role) -> Callable:

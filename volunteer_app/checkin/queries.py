@@ -191,7 +191,3 @@ def counts(shift: Shift) -> dict[str, int]:
         "missing": int(expected) - int(checked_in) - int(checked_out),
     }
 
-
-# Kept while services/rosters.py and organise/views.py move (issue #21); use
-# permissions.led_shifts.can.
-leads_shift = led_shifts.can

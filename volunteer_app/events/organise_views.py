@@ -8,7 +8,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, lazyload
 
 from .. import signups
 from ..catalog import CATEGORIES
@@ -22,9 +22,10 @@ from ..models import (
     Signup,
     VolunteerProfile,
 )
-from ..permissions import load_in_scope, role_required
+from ..organise import rosters
+from ..permissions import event_signups, events, organised_nodes, role_required, shifts
 from ..query import arg_enum, arg_page
-from ..services import ServiceError, rosters
+from ..services import ServiceError
 from ..services import events as event_service
 from ..services.scope import path_filter
 from ..signups import ACTIVE
@@ -53,11 +54,16 @@ ORGANISER = [Role.ORGANISER]
 
 
 def _event(event_id: int) -> Event:
-    return load_in_scope(Event, event_id, ORGANISER, org_of=lambda e: e.host)
+    return events.load(event_id)
+
+
+#: A shift with its event and host (what the scope check reads) in one query; its leads
+#: only if a page reads them.
+SHIFT_WITH_EVENT = (joinedload(Shift.event).joinedload(Event.host), lazyload(Shift.leads))
 
 
 def _shift(shift_id: int) -> Shift:
-    return load_in_scope(Shift, shift_id, ORGANISER, org_of=lambda s: s.event.host)
+    return shifts.load(shift_id, options=SHIFT_WITH_EVENT)
 
 
 def _ip() -> str | None:
@@ -116,7 +122,7 @@ def organise_new():
         form,
         lambda: event_service.create_event(
             current_user,
-            load_in_scope(OrgUnit, int(form.host.data), ORGANISER),
+            organised_nodes.load(int(form.host.data)),
             form.event_fields(),
             ip=_ip(),
         ),
@@ -316,18 +322,16 @@ def organise_cancel_shift(shift_id: int):
 
 
 def _roster(shift: Shift, add: AddVolunteerForm | None = None):
-    """Adding and removing volunteers; the rows come from services.rosters in a fixed
-    number of queries (the full roster, sign-in sheet and exports are in the workspace)."""
-    roster = rosters.shift_roster(shift, per_page=None, summary=False)
+    """Adding and removing volunteers; the rows come from organise.rosters in one query
+    (the full roster, sign-in sheet and exports are in the workspace)."""
     return render_template(
         "events/organise/roster.html",
         shift=shift,
         event=shift.event,
-        rows=roster.rows,
+        rows=rosters.shift_lines(shift),
         form=add or AddVolunteerForm(prefix="add", formdata=None),
         # Each row links to its removal page; the link is built from one url_for, not 500.
         remove_href=url_for("events.organise_roster_remove", signup_id=0).split("/0/"),
-        active=ACTIVE,
         signup_labels=SIGNUP_LABELS,
         workspace="organise.shift_roster" in current_app.view_functions,
     )
@@ -366,7 +370,7 @@ def organise_roster_add(shift_id: int):
 @role_required(Role.ORGANISER)
 def organise_roster_remove(signup_id: int):
     """GET: who is removed from which shift, and the reason to send them; POST: remove."""
-    signup = load_in_scope(Signup, signup_id, ORGANISER, org_of=lambda s: s.shift.event.host)
+    signup = event_signups.load(signup_id)
     shift_id = signup.shift_id
     if request.method == "GET":
         if signup.status not in ACTIVE:

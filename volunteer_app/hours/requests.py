@@ -25,9 +25,8 @@ from ..services import (
 )
 from .operations import add_correction
 
-# ---------------------------------------------------------------- rules for correction
-# requests. They belong in services.hours (this change could not edit it): no `request`,
-# flush and never commit, ServiceError with every reason.
+# ---------------------------------------------------------------- the rules: no `request`,
+# flush and never commit, a ServiceError with every reason.
 
 
 def ask_correction(

@@ -1,8 +1,4 @@
 """The organiser's workspace (工作台): the dashboard, rosters, sign-in sheets, exports and
-messages to signed-up volunteers. Registered under /organise."""
+messages to signed-up volunteers. Registered under /organise (see blueprint.py).
 
-from flask import Blueprint
-
-bp = Blueprint("organise", __name__)
-
-from . import views  # noqa: E402, F401
+Light on purpose: importing one of its modules does not load the views."""

@@ -2,7 +2,7 @@
 organiser's event, shift or unit answers 404, exactly like one that does not exist.
 
 Who may open what: a shift's roster, its sign-in sheet and the paper times are for the
-shift's leads and the organisers of its host (services.checkin.leads_shift); everything
+shift's leads and the organisers of its host (permissions.led_shifts); everything
 else (event and unit rosters, full numbers, exports, messages) for organisers only.
 """
 
@@ -25,18 +25,20 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload, lazyload
 
 from ..catalog import POLITICAL_STATUS
-from ..checkin.queries import leads_shift
 from ..extensions import db
 from ..hooks import writes
 from ..models import AuditLog, Event, OrgUnit, Role, Shift, Signup, User
-from ..permissions import load_in_scope, role_required
+from ..permissions import events, led_shifts, organised_nodes, role_required, shifts
 from ..query import arg_page
-from ..services import ServiceError, exports, messages, rosters
+from ..services import ServiceError, exports, messages
 from ..services.scope import covers
 from ..timeutil import from_local, local_today, to_local, utcnow
-from . import bp
+from . import members, paper, rosters, tables
+from .blueprint import bp
+from .dashboard import workspace
 from .forms import (
     ActionForm,
     MessageForm,
@@ -55,8 +57,8 @@ BLANK_LINES = 5
 @bp.context_processor
 def _helpers() -> dict:
     return {
-        "hm": rosters.hm,
-        "status_labels": rosters.STATUS_LABELS,
+        "hm": tables.hm,
+        "status_labels": tables.STATUS_LABELS,
         "politics": POLITICAL_STATUS,
         "hours_pending_url": (
             url_for("hours.pending") if "hours.pending" in current_app.view_functions else None
@@ -79,24 +81,25 @@ def _is_organiser_of(event: Event) -> bool:
 # ---------------------------------------------------------------- loading in scope
 
 
+#: A shift with its event and host (what the scope check reads) in one query.
+SHIFT_WITH_EVENT = (joinedload(Shift.event).joinedload(Event.host), lazyload(Shift.leads))
+
+
 def _event(event_id: int) -> Event:
-    return load_in_scope(Event, event_id, ORGANISER, org_of=lambda e: e.host)
+    return events.load(event_id)
 
 
 def _shift(shift_id: int) -> Shift:
-    return load_in_scope(Shift, shift_id, ORGANISER, org_of=lambda s: s.event.host)
+    return shifts.load(shift_id, options=SHIFT_WITH_EVENT)
 
 
 def _led_shift(shift_id: int) -> Shift:
     """A shift the caller leads or organises; 404 otherwise."""
-    shift = db.session.get(Shift, shift_id)
-    if shift is None or not leads_shift(current_user, shift):
-        abort(404)
-    return shift
+    return led_shifts.load(shift_id, options=SHIFT_WITH_EVENT[:1])
 
 
 def _node(node_id: int) -> OrgUnit:
-    return load_in_scope(OrgUnit, node_id, ORGANISER)
+    return organised_nodes.load(node_id)
 
 
 #: The query parameters a roster link carries over (never url_for's own _external etc.).
@@ -118,7 +121,7 @@ def dashboard():
     now = utcnow()
     return render_template(
         "organise/dashboard.html",
-        ws=rosters.workspace(current_user, now=now, today=local_today()),
+        ws=workspace(current_user, now=now, today=local_today()),
         now=now,
     )
 
@@ -223,11 +226,11 @@ def event_phones(event_id: int):
 
 def _node_roster_page(node: OrgUnit, *, reveal: bool = False):
     form = NodeFilterForm(request.args)
-    sort = form.sort.data if form.sort.data in rosters.NODE_SORTS else "name"
+    sort = form.sort.data if form.sort.data in members.NODE_SORTS else "name"
     form.sort.data = sort
-    filters = rosters.NodeFilter(community_id=chosen_id(form.community.data), sort=sort)
+    filters = members.NodeFilter(community_id=chosen_id(form.community.data), sort=sort)
     year = local_today().year
-    roster = rosters.node_roster(node, year, filters, page=arg_page())
+    roster = members.node_roster(node, year, filters, page=arg_page())
     if reveal:
         rosters.reveal_phones(
             current_user, {"kind": "node", "node_id": node.id}, len(roster.rows), ip=_ip(), obj=node
@@ -307,7 +310,7 @@ def shift_export(shift_id: int):
     fmt = _format()
     _form, filters, _page = _signup_filters()
     roster = rosters.shift_roster(shift, filters, per_page=None, grace_minutes=_grace())
-    headers, rows = rosters.signup_table(roster, with_shift=False)
+    headers, rows = tables.signup_table(roster, with_shift=False)
     name = _("Roster %(event)s %(post)s", event=shift.event.title, post=shift.post)
     return _download(
         fmt,
@@ -327,7 +330,7 @@ def event_export(event_id: int):
     fmt = _format()
     _form, filters, _page = _signup_filters()
     roster = rosters.event_roster(event, filters, per_page=None, grace_minutes=_grace())
-    headers, rows = rosters.signup_table(roster, with_shift=True)
+    headers, rows = tables.signup_table(roster, with_shift=True)
     name = _("Roster %(event)s", event=event.title)
     return _download(
         fmt,
@@ -346,12 +349,12 @@ def node_export(node_id: int):
     node = _node(node_id)
     fmt = _format()
     form = NodeFilterForm(request.args)
-    filters = rosters.NodeFilter(
+    filters = members.NodeFilter(
         community_id=chosen_id(form.community.data),
-        sort=form.sort.data if form.sort.data in rosters.NODE_SORTS else "name",
+        sort=form.sort.data if form.sort.data in members.NODE_SORTS else "name",
     )
-    roster = rosters.node_roster(node, local_today().year, filters, per_page=None)
-    headers, rows = rosters.node_table(roster)
+    roster = members.node_roster(node, local_today().year, filters, per_page=None)
+    headers, rows = tables.node_table(roster)
     name = _("Members %(unit)s", unit=node.name)
     return _download(
         fmt,
@@ -422,7 +425,7 @@ def paper_times(shift_id: int):
     if checked_out is not None and checked_out <= checked_in:
         checked_out += timedelta(days=1)  # a shift past midnight
     try:
-        rosters.enter_paper_times(
+        paper.enter_paper_times(
             current_user, signup, checked_in, checked_out, now=utcnow(), ip=_ip()
         )
     except ServiceError as error:

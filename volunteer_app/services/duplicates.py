@@ -468,7 +468,7 @@ def merge(
             )
         )
     )
-    # Core UPDATEs: the ledger is append-only for the application (services.hours); moving a
+    # Core UPDATEs: the ledger is append-only for the application (hours.operations); moving a
     # duplicate's rows to the person's one account is the audited exception.
     for table, column in _user_columns():
         result = db.session.execute(

@@ -1,0 +1,7 @@
+"""The workspace's blueprint, registered under /organise."""
+
+from flask import Blueprint
+
+bp = Blueprint("organise", __name__)
+
+from . import views  # noqa: E402, F401
