@@ -36,6 +36,7 @@ from ..query import arg_page
 from ..services import ServiceError, exports, messages
 from ..services.scope import covers
 from ..timeutil import from_local, local_today, to_local, utcnow
+from ..web import refuse
 from . import members, paper, rosters, tables
 from .blueprint import bp
 from .dashboard import workspace
@@ -160,7 +161,6 @@ def _signup_roster_page(*, event: Event, shift: Shift | None, reveal: bool = Fal
         rosters.reveal_phones(
             current_user, scope, len(roster.rows), ip=_ip(), obj=shift if shift else event
         )
-        db.session.commit()
     community_choices(form, roster.communities)
     organiser = _is_organiser_of(event)
     kind = scope["kind"]
@@ -235,7 +235,6 @@ def _node_roster_page(node: OrgUnit, *, reveal: bool = False):
         rosters.reveal_phones(
             current_user, {"kind": "node", "node_id": node.id}, len(roster.rows), ip=_ip(), obj=node
         )
-        db.session.commit()
     community_choices(form, roster.communities)
     ident = {"node_id": node.id}
     return render_template(
@@ -281,7 +280,6 @@ def _format() -> str:
 def _download(fmt: str, filename: str, headers: list, rows: list, scope: dict, filters: dict):
     body, mimetype = exports.render(fmt, headers, rows, title=filename)
     rosters.record_export(current_user, scope, len(rows), fmt, ip=_ip(), filters=filters)
-    db.session.commit()
     return send_file(
         io.BytesIO(body),
         mimetype=mimetype,
@@ -429,11 +427,8 @@ def paper_times(shift_id: int):
             current_user, signup, checked_in, checked_out, now=utcnow(), ip=_ip()
         )
     except ServiceError as error:
-        db.session.rollback()
-        for message in error.messages:
-            flash(message, "danger")
+        refuse(error)
     else:
-        db.session.commit()
         flash(_("The times from the paper sheet have been saved."), "success")
     return redirect(back)
 
@@ -458,10 +453,8 @@ def _compose(audience: messages.Audience, back: str):
                     ip=_ip(),
                 )
             except ServiceError as error:
-                db.session.rollback()
-                form.form_errors.extend(error.messages)
+                refuse(error, form)
             else:
-                db.session.commit()
                 if reached:
                     flash(_("The message has been sent to %(n)d volunteers.", n=reached), "success")
                 else:
