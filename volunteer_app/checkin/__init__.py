@@ -1,6 +1,7 @@
 """Check-in at the sites: the feature package.
 
-- `scans`: a lead's scan, a volunteer's self check-in by site code, the offline queue's sync.
+- `scans`: a lead's scan (a code, a card number, a roster pick), judged and applied.
+- `sync`: a volunteer's self check-in by site code; the offline queue's batch.
 - `operations`: walk-ins, corrections, no-shows, closing attendances left open.
 - `queries`: who leads a shift, its scan window, whose code a token is, counts, credited time.
 - `results`: the policy knobs, a scan's result and the refusal texts.
@@ -31,7 +32,8 @@ from .results import (
     Policy,
     ScanResult,
 )
-from .scans import scan, self_scan, sync
+from .scans import scan
+from .sync import self_scan, sync
 
 __all__ = [
     "CARD_NUMBER_RE",
