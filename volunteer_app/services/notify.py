@@ -14,12 +14,14 @@ from typing import Any
 from flask import current_app
 from flask_babel import force_locale
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..extensions import db
 from ..models import Channel, DeliveryStatus, Notification, User
 from ..timeutil import from_local, to_local, utcnow
 from . import channels, sms_backends, sms_templates
+from .database import is_sqlite
 from .notify_templates import TEMPLATES
 
 log = logging.getLogger("volunteer_app.notify")
@@ -52,6 +54,33 @@ def link(path: str) -> str:
     scheduler process gets it too) followed by the path."""
     base = (current_app.config.get("PUBLIC_BASE_URL") or "").strip().rstrip("/")
     return f"{base}{path}"
+
+
+def _row_values(
+    template: str,
+    *,
+    channel: Channel,
+    user_id: int | None,
+    payload: dict[str, Any],
+    dedupe_key: str | None,
+    not_before: datetime,
+    locale: str,
+    address: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "user_id": user_id,
+        "address": address,
+        "channel": channel,
+        "template": template,
+        "payload": payload,
+        "body": (
+            render_sms(template, payload, locale)
+            if channel is Channel.SMS
+            else render(template, payload, locale)
+        ),
+        "dedupe_key": dedupe_key,
+        "not_before": not_before,
+    }
 
 
 def enqueue(
@@ -106,14 +135,6 @@ def unread_count(user: User) -> int:
 # ---------------------------------------------------------------- fan-out
 
 
-def _queued_keys(keys: list[str]) -> set[str]:
-    """Those of the dedupe keys already in the outbox."""
-    found = db.session.scalars(
-        select(Notification.dedupe_key).where(Notification.dedupe_key.in_(keys))
-    )
-    return {key for key in found if key}
-
-
 def fan_out(
     template: str,
     user: User,
@@ -151,27 +172,24 @@ def fan_out(
         wanted.append((Channel.SMS, when))
     if user.notify_email and user.email:
         wanted.append((Channel.EMAIL, now))
-    keys = {channel: f"{dedupe_key}:{channel.value}" for channel, _when in wanted}
-    existing = _queued_keys(list(keys.values()))
-    created: list[Notification] = []
-    for channel, when in wanted:
-        if keys[channel] in existing:
-            continue
-        try:
-            with db.session.begin_nested():  # a concurrent twin must not undo the caller
-                row = enqueue(
-                    template,
-                    channel=channel,
-                    user=user,
-                    payload=payload,
-                    dedupe_key=keys[channel],
-                    not_before=when,
-                )
-        except IntegrityError:
-            log.info("notification %s already queued", keys[channel])
-            continue
-        created.append(row)
-    return created
+    # One INSERT for every channel; a key already in the outbox (an earlier call, or a
+    # concurrent twin) is skipped by the database and not returned.
+    locale = user.locale or "zh"
+    rows = [
+        _row_values(
+            template,
+            channel=channel,
+            user_id=user.id,
+            payload=payload,
+            dedupe_key=f"{dedupe_key}:{channel.value}",
+            not_before=when,
+            locale=locale,
+        )
+        for channel, when in wanted
+    ]
+    insert = (sqlite_insert if is_sqlite() else pg_insert)(Notification)
+    statement = insert.on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(Notification)
+    return list(db.session.scalars(statement, rows))
 
 
 # ---------------------------------------------------------------- channels
