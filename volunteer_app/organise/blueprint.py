@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("organise", __name__)
 
-from . import views  # noqa: E402, F401
+from . import views, views_messages, views_sheets  # noqa: E402, F401
