@@ -244,7 +244,10 @@ def _run_concurrently(app, jobs):
     return results, errors
 
 
-def test_concurrent_duplicate_scans_make_one_attendance(app, site):
+@pytest.mark.parametrize("alone", [False, True], ids=["in_a_batch", "alone"])
+def test_concurrent_duplicate_scans_make_one_attendance(app, site, alone):
+    """Alone: each scan is its transaction's only write (the scanner API's one-scan request),
+    logged by INSERT … ON CONFLICT DO NOTHING without a savepoint around it."""
     shift, lead, (volunteer, *_) = site
     shift_id, lead_id, volunteer_id = shift.id, lead.id, volunteer.id
 
@@ -259,6 +262,7 @@ def test_concurrent_duplicate_scans_make_one_attendance(app, site):
                 shift=db.session.get(Shift, shift_id),
                 now=now,
                 nonce=nonce,
+                alone=alone,
             )
             return result.code, result.replayed
 
@@ -272,6 +276,46 @@ def test_concurrent_duplicate_scans_make_one_attendance(app, site):
     assert set(fresh) <= {"checked_in", "already_in"}
     assert attendances(shift_id) == 1
     assert db.session.scalar(select(func.count()).select_from(ScanLog)) == 5  # "a" once
+
+
+def test_a_lone_scan_whose_nonce_was_logged_meanwhile_answers_the_first_and_writes_nothing(
+    site, monkeypatch
+):
+    """The twin logged first between this scan's replay check and its log row: the
+    transaction is rolled back and the first answer given (the path the shift lock all
+    but rules out, forced here by hiding the first log row from the replay check once)."""
+    from volunteer_app.checkin import scans
+
+    shift, lead, (volunteer, other, *_) = site
+    now = shift.starts_at + timedelta(minutes=5)
+    first = checkin.scan(
+        lead, token=qr.volunteer_token(volunteer.id, now), shift=shift, now=now, nonce="n1"
+    )
+    db.session.commit()
+    hide = [True]
+    real_replay = scans._replay
+
+    def replay_hiding_once(nonce):
+        if hide.pop() if hide else False:
+            return None
+        return real_replay(nonce)
+
+    monkeypatch.setattr(scans, "_replay", replay_hiding_once)
+    # The same nonce, another volunteer's code (a forged twin): nothing of it may stay.
+    second = checkin.scan(
+        lead,
+        token=qr.volunteer_token(other.id, now),
+        shift=shift,
+        now=now,
+        nonce="n1",
+        alone=True,
+    )
+    db.session.commit()
+    assert first.code == "checked_in"
+    assert second.replayed and second.code == "checked_in"
+    assert second.volunteer.id == volunteer.id
+    assert attendances(shift.id) == 1
+    assert db.session.scalar(select(func.count()).select_from(ScanLog)) == 1
 
 
 # ---------------------------------------------------------------- credited time

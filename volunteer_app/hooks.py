@@ -68,8 +68,10 @@ def register(app: Flask) -> None:
     # First of all, before the CSRF check reads a form body.
     app.before_request_funcs.setdefault(None, []).insert(0, limit_api_body)
     app.before_request(refuse_nul_bytes)
-    app.before_request(take_write_lock)
+    # The user is loaded (for the idle check) before the write lock is taken, so that a
+    # writer holds SQLite's one write lock only for the view's own work.
     app.before_request(expire_idle_staff)
+    app.before_request(take_write_lock)
     app.after_request(security_headers)
     # After-request functions run last-registered first: the commit runs before the rest, so
     # an error answer it turns into (a busy database: 503) still gets the headers.
@@ -120,8 +122,14 @@ def take_write_lock() -> None:
     """A request that may write starts its SQLite transaction as the writer (DESIGN.md):
     every unsafe method, and any view marked with `writes`. A read transaction could not
     become the writer later once another request has written ("database is locked" at
-    once, whatever the busy timeout); BEGIN IMMEDIATE waits its turn instead."""
+    once, whatever the busy timeout); BEGIN IMMEDIATE waits its turn instead.
+
+    The reads before it (the logged-in user, loaded for the idle check) end in their own
+    read transaction, its objects kept: the lock is held for the view's work only, which
+    on SQLite, with one writer at a time, is what bounds the writes per second."""
     if is_sqlite() and (request.method in UNSAFE_METHODS or _marked_as_writing()):
+        if db.session().in_transaction():
+            commit_and_keep()
         begin_write()
 
 
@@ -162,15 +170,22 @@ def commit_request(response):
     return response
 
 
+#: How stale the session's "last seen" time may get before a request writes it again: the
+#: cookie is signed and sent again only when it changes, not on every request.
+SEEN_RESOLUTION_SECONDS = 60
+
+
 def expire_idle_staff():
-    """Log staff out after STAFF_IDLE_MINUTES without a request."""
+    """Log staff out after STAFF_IDLE_MINUTES without a request (to the minute: the time
+    last seen is kept in the session cookie at SEEN_RESOLUTION_SECONDS)."""
     if request.endpoint in (None, "static", "bootstrap.static"):
         return None
     if not current_user.is_authenticated:
         return None
     now = int(time.time())
     seen = session.get("seen")
-    session["seen"] = now
+    if seen is None or now - int(seen) >= SEEN_RESOLUTION_SECONDS:
+        session["seen"] = now
     if seen is None or now - int(seen) <= current_app.config["STAFF_IDLE_MINUTES"] * 60:
         return None
     # Idle long enough: only now does it matter whether the user is staff (their role

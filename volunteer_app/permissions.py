@@ -97,7 +97,9 @@ def may_open(user: User, endpoint: str) -> bool:
     return bool(getattr(user, "is_authenticated", False) and user.has_role(*roles, Role.ADMIN))
 
 
-def _get(model: type[T], ident: object, options: Iterable[Any] = ()) -> T | None:
+def _get(
+    model: type[T], ident: object, options: Iterable[Any] = (), *, for_update: bool = False
+) -> T | None:
     if not isinstance(ident, int) or isinstance(ident, bool) or not 0 < ident <= MAX_ID:
         try:
             ident = int(ident)  # type: ignore[call-overload]
@@ -105,7 +107,13 @@ def _get(model: type[T], ident: object, options: Iterable[Any] = ()) -> T | None
             return None
         if not 0 < ident <= MAX_ID:
             return None
-    return db.session.get(model, ident, options=list(options) or None)
+    return db.session.get(
+        model,
+        ident,
+        options=list(options) or None,
+        # OF the row's own table: the options may outer-join relations, which cannot lock.
+        with_for_update={"of": model} if for_update else None,
+    )
 
 
 def nodes_in_scope(user: User, roles: Iterable[Role]):
@@ -122,10 +130,19 @@ class Policy(Generic[T]):
     def visible(self, user: User) -> ColumnElement[bool]:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def load(self, ident: object, user: User | None = None, *, options: Iterable[Any] = ()) -> T:
+    def load(
+        self,
+        ident: object,
+        user: User | None = None,
+        *,
+        options: Iterable[Any] = (),
+        for_update: bool = False,
+    ) -> T:
         """The object if `user` (default: the current user) may act on it; 404 otherwise.
-        `options`: loader options for the one query (e.g. the relations the page reads)."""
-        obj = _get(self.model, ident, options)
+        `options`: loader options for the one query (e.g. the relations the page reads);
+        `for_update`: the row locked by the same query (PostgreSQL; SQLite has no row
+        locks, a write transaction holds the database)."""
+        obj = _get(self.model, ident, options, for_update=for_update)
         if obj is None or not self.can(user or current_user, obj):
             abort(404)
         return obj

@@ -16,6 +16,7 @@ from ..extensions import db, limiter
 from ..models import Attendance, Role, Shift, Signup, SignupStatus, VolunteerCard
 from ..permissions import led_shifts, role_required
 from ..services import ServiceError, accounts, devicecodes, qr
+from ..services.database import is_sqlite
 from ..timeutil import utcnow
 from .blueprint import bp
 
@@ -123,7 +124,10 @@ def _iso(value) -> str | None:
 def scans(shift_id: int):
     """One scan or a synced offline batch: {"scans": [{nonce, token | signup_id,
     scanned_at (epoch ms), offline}]} -> one answer per scan, each applied once."""
-    shift = _led_shift(shift_id)
+    # The shift row is the first lock a scan takes (checkin/scans.py): taken by the query
+    # that loads it, before the replay check, so a twin request waits here for the first.
+    shift = led_shifts.load(shift_id, options=_WITH_LEADS, for_update=not is_sqlite())
+    checkin.shift_held(shift.id)
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict) or not isinstance(payload.get("scans"), list):
         return error("bad_request", _("The request must be JSON with a list of scans."), 400)

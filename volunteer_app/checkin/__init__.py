@@ -32,7 +32,7 @@ from .results import (
     Policy,
     ScanResult,
 )
-from .scans import scan
+from .scans import scan, shift_held
 from .sync import self_scan, sync
 
 __all__ = [
@@ -54,6 +54,7 @@ __all__ = [
     "open_shifts_led_by",
     "scan",
     "self_scan",
+    "shift_held",
     "shifts_led_by",
     "sync",
     "volunteer_for",

@@ -123,8 +123,25 @@ def _apply(
 def _hold_shift(shift_id: int) -> None:
     """The shift row before its sign-ups (PostgreSQL; held already by a write on SQLite,
     where FOR UPDATE does not exist and the statement would lock nothing)."""
-    if not is_sqlite():
-        db.session.execute(_HOLD_SHIFT, {"shift_id": shift_id})
+    if is_sqlite() or shift_id in _held_now():
+        return
+    db.session.execute(_HOLD_SHIFT, {"shift_id": shift_id})
+    shift_held(shift_id)
+
+
+def shift_held(shift_id: int) -> None:
+    """Note that this transaction holds the shift row already (the caller loaded it with
+    `SELECT … FOR UPDATE`, as the scanner API does): a scan then takes no second lock."""
+    _held_now().add(shift_id)
+
+
+def _held_now() -> set[int]:
+    """The shift rows this transaction has locked (forgotten with the transaction)."""
+    transaction = db.session().get_transaction()
+    held = db.session.info.get("held_shifts")
+    if held is None or held[0] is not transaction:
+        held = db.session.info["held_shifts"] = (transaction, set())
+    return held[1]
 
 
 _HOLD_SHIFT = select(Shift.id).where(Shift.id == bindparam("shift_id")).with_for_update()
@@ -173,12 +190,18 @@ def _log(
     method: ScanMethod,
     now: datetime,
     scanned_at: datetime | None,
-) -> None:
+    unless_logged: bool = False,
+) -> bool:
     """One row in the scan log: a plain INSERT after the scan's own changes are flushed
-    (nothing reads the row back in the request, so it needs no ORM object)."""
+    (nothing reads the row back in the request, so it needs no ORM object).
+
+    `unless_logged`: when a scan with the same nonce is in the log already, write nothing
+    and answer False (INSERT … ON CONFLICT (nonce) DO NOTHING RETURNING, instead of an
+    error that only a savepoint around the scan could survive)."""
     db.session.flush()
-    db.session.execute(
-        _INSERT_LOG,
+    once = unless_logged and nonce is not None
+    written = db.session.execute(
+        _insert_log_once() if once else _INSERT_LOG,
         {
             "at": now,
             "scanned_at": scanned_at,
@@ -193,9 +216,23 @@ def _log(
             "message": result.message[:300],
         },
     )
+    return not once or written.first() is not None
 
 
 _INSERT_LOG = ScanLog.__table__.insert()
+_INSERT_LOG_ONCE: dict[str, object] = {}
+
+
+def _insert_log_once():
+    dialect = db.session.get_bind().dialect.name
+    if dialect not in _INSERT_LOG_ONCE:
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        _INSERT_LOG_ONCE[dialect] = (
+            insert(ScanLog.__table__)
+            .on_conflict_do_nothing(index_elements=[ScanLog.__table__.c.nonce])
+            .returning(ScanLog.__table__.c.id)
+        )
+    return _INSERT_LOG_ONCE[dialect]
 _REPLAY = select(ScanLog).where(ScanLog.nonce == bindparam("nonce"))
 
 
@@ -235,10 +272,16 @@ def scan(
     nonce: str | None = None,
     scanned_at: datetime | None = None,
     policy: Policy | None = None,
+    alone: bool = False,
 ) -> ScanResult:
     """Process one scan by a lead: a volunteer's code (or a roster pick by sign-up id), for a
     given shift or for whichever of the lead's open shifts the volunteer is signed up for.
-    Every scan is logged with its outcome; a repeated nonce returns the first outcome."""
+    Every scan is logged with its outcome; a repeated nonce returns the first outcome.
+
+    `alone`: this scan is all the transaction writes (a scanner request of one scan), so a
+    twin with the same nonce logged first — which the shift lock, taken before the replay
+    check, all but rules out — rolls the whole transaction back instead of needing a
+    savepoint around every scan."""
     policy = policy or Policy()
     nonce = (nonce or "")[:64] or None
     if nonce:
@@ -246,6 +289,24 @@ def scan(
         if earlier is not None:
             return earlier
     moment = effective_time(now, scanned_at)
+    if alone:
+        result = _scan(actor, token, signup_id, shift, moment, method, policy, now)
+        logged = _log(
+            result,
+            actor=actor,
+            nonce=nonce,
+            method=method,
+            now=now,
+            scanned_at=scanned_at,
+            unless_logged=True,
+        )
+        if logged:
+            return result
+        db.session.rollback()
+        earlier = _replay(nonce) if nonce else None
+        if earlier is None:  # pragma: no cover - the log said the nonce is there
+            raise RuntimeError("a scan's nonce was logged and then not found")
+        return earlier
     try:
         with db.session.begin_nested():
             result = _scan(actor, token, signup_id, shift, moment, method, policy, now)

@@ -88,6 +88,7 @@ def sync(
             nonce=nonce,
             scanned_at=scanned_at,
             policy=policy,
+            alone=len(scans) == 1,
         )
         answers[index] = {"nonce": nonce, **result.as_json()}
     return answers

@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import force_locale
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -144,7 +144,7 @@ def fan_out(
     now: datetime,
     urgent: bool = False,
     starts_at: datetime | None = None,
-) -> list[Notification]:
+) -> list[Row]:
     """One logical message to a user on every channel they chose, in the caller's
     transaction: always in-app; SMS if they take SMS and have a phone (held until their
     quiet hours end unless `urgent`, or unless it is about a shift starting at `starts_at`,
@@ -153,8 +153,9 @@ def fan_out(
     the provider allows free text.
 
     Each row's dedupe key is f"{dedupe_key}:{channel}"; a key already in the outbox is
-    skipped, so calling again creates nothing. Returns the rows created. Accounts that
-    were deleted get nothing.
+    skipped, so calling again creates nothing. Returns the rows created, as plain rows of
+    (id, channel, body, dedupe_key, not_before): callers count them, none changes them.
+    Accounts that were deleted get nothing.
     """
     if user.deleted_at is not None:
         return []
@@ -187,9 +188,26 @@ def fan_out(
         )
         for channel, when in wanted
     ]
-    insert = (sqlite_insert if is_sqlite() else pg_insert)(Notification)
-    statement = insert.on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(Notification)
-    return list(db.session.scalars(statement, rows))
+    return list(db.session.execute(_fan_out_insert(), rows))
+
+
+_FAN_OUT_INSERT: dict[bool, Any] = {}
+
+
+def _fan_out_insert():
+    """INSERT … ON CONFLICT (dedupe_key) DO NOTHING RETURNING the created rows' plain
+    columns (no ORM objects to build), made once per dialect."""
+    sqlite = is_sqlite()
+    if sqlite not in _FAN_OUT_INSERT:
+        table = Notification.__table__
+        _FAN_OUT_INSERT[sqlite] = (
+            (sqlite_insert if sqlite else pg_insert)(table)
+            .on_conflict_do_nothing(index_elements=[table.c.dedupe_key])
+            .returning(
+                table.c.id, table.c.channel, table.c.body, table.c.dedupe_key, table.c.not_before
+            )
+        )
+    return _FAN_OUT_INSERT[sqlite]
 
 
 # ---------------------------------------------------------------- channels

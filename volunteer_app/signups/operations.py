@@ -23,9 +23,9 @@ from .queries import (
     ACTIVE,
     HoldPolicy,
     active_signup,
-    no_show_hold_until,
     queue_time,
     refusal_reasons,
+    standing,
     waitlist_position,
 )
 from .transitions import transition, transition_many
@@ -49,8 +49,9 @@ def sign_up(
     """Sign the volunteer up: a confirmed place if one is free, else the waitlist, else a
     refusal naming every reason."""
     policy = policy or HoldPolicy()
-    reasons = refusal_reasons(user, shift, now=now, today=today, policy=policy)
-    held = no_show_hold_until(user, now, policy) is not None
+    known = standing(user, shift, now=now, policy=policy)
+    reasons = refusal_reasons(user, shift, now=now, today=today, policy=policy, known=known)
+    held = known.hold_until(now, policy) is not None
     if reasons:
         raise ServiceError(reasons)
     signup = Signup(shift_id=shift.id, user_id=user.id, created_at=now)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, bindparam, func, select
+from sqlalchemy import and_, bindparam, func, or_, select
 
 from ..extensions import db
 from ..models import (
@@ -59,10 +59,87 @@ def no_show_hold_until(user: User, now: datetime, policy: HoldPolicy) -> datetim
     rows = db.session.scalars(
         _NO_SHOWS, {"user_id": user.id, "since": now - timedelta(days=policy.within_days)}
     ).all()
-    if len(rows) < policy.no_shows:
+    return _hold_until(rows, now, policy)
+
+
+def _hold_until(no_show_ends: list[datetime], now: datetime, policy: HoldPolicy) -> datetime | None:
+    """The hold's end from the ends of the no-show shifts within the window, newest first."""
+    if len(no_show_ends) < policy.no_shows:
         return None
-    until = rows[0] + timedelta(days=policy.hold_days)
+    until = no_show_ends[0] + timedelta(days=policy.hold_days)
     return until if until > now else None
+
+
+@dataclass(frozen=True)
+class Standing:
+    """The volunteer's sign-ups that bear on signing up for one shift, read in one
+    statement: a sign-up of this shift already, active sign-ups whose time overlaps it
+    (earliest first), and the ends of no-show shifts within the hold window (newest first)."""
+
+    already: bool
+    clashes: list[int]
+    no_show_ends: list[datetime]
+
+    def hold_until(self, now: datetime, policy: HoldPolicy) -> datetime | None:
+        return _hold_until(self.no_show_ends, now, policy)
+
+
+# The three reads a sign-up needs (active_signup, overlapping, no_show_hold_until) as one:
+# each row is then sorted into the parts of `Standing` by the same conditions in Python.
+_STANDING = (
+    select(Signup.shift_id, Signup.status, Shift.starts_at, Shift.ends_at, Shift.cancelled)
+    .join(Shift, Shift.id == Signup.shift_id)
+    .where(
+        Signup.user_id == bindparam("user_id"),
+        or_(
+            and_(
+                Signup.shift_id == bindparam("shift_id"),
+                Signup.status != SignupStatus.CANCELLED,
+            ),
+            and_(
+                Signup.status.in_(ACTIVE),
+                Shift.cancelled.is_(False),
+                Shift.starts_at < bindparam("ends_at"),
+                Shift.ends_at > bindparam("starts_at"),
+            ),
+            and_(Signup.status == SignupStatus.NO_SHOW, Shift.ends_at > bindparam("since")),
+        ),
+    )
+)
+
+
+def standing(user: User, shift: Shift, *, now: datetime, policy: HoldPolicy) -> Standing:
+    since = now - timedelta(days=policy.within_days)
+    rows = db.session.execute(
+        _STANDING,
+        {
+            "user_id": user.id,
+            "shift_id": shift.id,
+            "starts_at": shift.starts_at,
+            "ends_at": shift.ends_at,
+            "since": since,
+        },
+    ).all()
+    already = False
+    clashes: list[tuple[datetime, int]] = []
+    no_show_ends: list[datetime] = []
+    for shift_id, status, starts_at, ends_at, cancelled in rows:
+        if shift_id == shift.id:
+            already = already or status is not SignupStatus.CANCELLED
+        elif (
+            status in ACTIVE
+            and not cancelled
+            and starts_at < shift.ends_at
+            and ends_at > shift.starts_at
+        ):
+            clashes.append((starts_at, shift_id))
+        if status is SignupStatus.NO_SHOW and ends_at > since:
+            no_show_ends.append(ends_at)
+    return Standing(
+        already=already,
+        clashes=[shift_id for _starts, shift_id in sorted(clashes)],
+        no_show_ends=sorted(no_show_ends, reverse=True),
+    )
 
 
 def team_ids_for(event: Event) -> list[int]:
@@ -129,10 +206,18 @@ def active_signup(user: User, shift: Shift) -> Signup | None:
 
 
 def refusal_reasons(
-    user: User, shift: Shift, *, now: datetime, today: date, policy: HoldPolicy
+    user: User,
+    shift: Shift,
+    *,
+    now: datetime,
+    today: date,
+    policy: HoldPolicy,
+    known: Standing | None = None,
 ) -> list[str]:
-    """Every reason the volunteer cannot sign up for the shift now (empty: they can)."""
+    """Every reason the volunteer cannot sign up for the shift now (empty: they can).
+    `known`: the volunteer's `standing` for this shift, when the caller has read it."""
     event = shift.event
+    known = known or standing(user, shift, now=now, policy=policy)
     reasons: list[str] = []
     profile = db.session.get(VolunteerProfile, user.id)
     if not volunteers.is_complete(profile, today):
@@ -146,11 +231,11 @@ def refusal_reasons(
         reasons.append(str(_l("This shift has ended.")))
     elif now >= shift.starts_at:
         reasons.append(str(_l("This shift has already started.")))
-    if active_signup(user, shift) is not None:
+    if known.already:
         reasons.append(str(_l("You have already signed up for this shift.")))
-    clashes = overlapping(user, shift)
-    if clashes:
-        other = clashes[0]
+    if known.clashes:
+        other = db.session.get(Shift, known.clashes[0])
+        assert other is not None
         reasons.append(
             str(
                 _l(
