@@ -233,11 +233,12 @@ def _insert_log_once():
             .returning(ScanLog.__table__.c.id)
         )
     return _INSERT_LOG_ONCE[dialect]
-_REPLAY = select(ScanLog).where(ScanLog.nonce == bindparam("nonce"))
+#: Plain columns, no ORM object: nearly every scan finds no earlier one.
+_REPLAY = select(ScanLog.__table__).where(ScanLog.__table__.c.nonce == bindparam("nonce"))
 
 
 def _replay(nonce: str) -> ScanResult | None:
-    row = db.session.scalar(_REPLAY, {"nonce": nonce})
+    row = db.session.execute(_REPLAY, {"nonce": nonce}).first()
     if row is None:
         return None
     volunteer = db.session.get(User, row.volunteer_id) if row.volunteer_id else None

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import bindparam, case, func, select, update
+from sqlalchemy import bindparam, case, func, inspect, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from ..extensions import db
@@ -111,13 +112,34 @@ def _set_status(
     actor: User | None,
     reason: str | None,
 ) -> None:
+    values: dict[str, object] = {}
     if signup.status is S.WAITLISTED and to is S.CONFIRMED:
-        signup.promoted_at = now
+        values["promoted_at"] = now
     if to is S.CANCELLED:
-        signup.cancelled_at = now
-        signup.cancel_reason = (reason or "")[:200] or None
-        signup.cancelled_by_id = actor.id if actor is not None else None
-    signup.status = to
+        values["cancelled_at"] = now
+        values["cancel_reason"] = (reason or "")[:200] or None
+        values["cancelled_by_id"] = actor.id if actor is not None else None
+    values["status"] = to
+    if not inspect(signup).persistent:
+        for name, value in values.items():  # a new sign-up: its INSERT carries them
+            setattr(signup, name, value)
+        return
+    # A stored sign-up: one UPDATE now, and the object told that it holds these values (no
+    # unit-of-work flush to work out what changed).
+    db.session.execute(_status_update(tuple(values)), {"signup_id": signup.id, **values})
+    for name, value in values.items():
+        set_committed_value(signup, name, value)
+
+
+@lru_cache(maxsize=16)
+def _status_update(names: tuple[str, ...]):
+    """UPDATE signups SET <names> WHERE id = :signup_id, built once per set of columns."""
+    table = Signup.__table__
+    return (
+        update(table)
+        .where(table.c.id == bindparam("signup_id"))
+        .values({name: bindparam(name) for name in names})
+    )
 
 
 def transition(
