@@ -97,9 +97,11 @@ def may_open(user: User, endpoint: str) -> bool:
     return bool(getattr(user, "is_authenticated", False) and user.has_role(*roles, Role.ADMIN))
 
 
-def _get(
+def get_row(
     model: type[T], ident: object, options: Iterable[Any] = (), *, for_update: bool = False
 ) -> T | None:
+    """The row with this id, or None (also for an id no row can have: not a number, not
+    positive, past MAX_ID)."""
     if not isinstance(ident, int) or isinstance(ident, bool) or not 0 < ident <= MAX_ID:
         try:
             ident = int(ident)  # type: ignore[call-overload]
@@ -142,7 +144,7 @@ class Policy(Generic[T]):
         `options`: loader options for the one query (e.g. the relations the page reads);
         `for_update`: the row locked by the same query (PostgreSQL; SQLite has no row
         locks, a write transaction holds the database)."""
-        obj = _get(self.model, ident, options, for_update=for_update)
+        obj = get_row(self.model, ident, options, for_update=for_update)
         if obj is None or not self.can(user or current_user, obj):
             abort(404)
         return obj

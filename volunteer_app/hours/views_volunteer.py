@@ -30,6 +30,7 @@ from ..models import (
     ServiceRecord,
     TrainingRecord,
 )
+from ..permissions import get_row
 from ..query import arg_page
 from ..services import (
     ServiceError,
@@ -42,7 +43,7 @@ from .blueprint import bp
 from .forms import AskForm, CertificateForm
 from .queries import corrections_of, counted_minutes
 from .requests import ask_correction
-from .web import STAR_LABELS, _get, _ip
+from .web import STAR_LABELS, _ip
 
 # ---------------------------------------------------------------- the volunteer's pages
 
@@ -109,7 +110,7 @@ def mine():
 @bp.route("/my/hours/records/<int:record_id>/ask", methods=["POST"])
 @login_required
 def ask(record_id: int):
-    record = _get(ServiceRecord, record_id)
+    record = get_row(ServiceRecord, record_id)
     if record is None or record.user_id != current_user.id:
         abort(404)
     form = AskForm()

@@ -19,6 +19,7 @@ from ..models import (
     RecordStatus,
     ServiceRecord,
 )
+from ..permissions import MAX_ID
 from ..timeutil import utcnow
 from ..web import attempt
 from .blueprint import bp
@@ -47,20 +48,12 @@ def hm(minutes: int | None, signed: bool = False) -> str:
 
 #: Ids beyond this are no row's (a 32-bit key on PostgreSQL); SQLite cannot even bind
 #: integers past 2**63, so such ids answer 404 before any query.
-MAX_ID = 2**31 - 1
 #: Pages beyond this are empty anyway; a huge number would overflow the OFFSET.
 MAX_PAGE = 10_000
 
 
 def _ip() -> str | None:
     return request.remote_addr
-
-
-def _get(model, ident: int | None):
-    """The row with this id, or None (also for ids no row can have)."""
-    if ident is None or not 0 < ident <= MAX_ID:
-        return None
-    return db.session.get(model, ident)
 
 
 def _records(ids: list[int], *where: ColumnElement) -> list[ServiceRecord]:

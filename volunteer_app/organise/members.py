@@ -20,7 +20,7 @@ from ..models import (
     User,
     VolunteerProfile,
 )
-from .rows import PER_PAGE, Roster, RosterRow, name_of, page_of, teams_of
+from .rows import PER_PAGE, Roster, RosterRow, name_of, page_of, paged, teams_of
 
 #: How a node roster may be sorted (the first is the default).
 NODE_SORTS = ("name", "community", "hours")
@@ -116,8 +116,7 @@ def node_roster(
         .where(*conditions)
         .order_by(*order)
     )
-    if per_page:
-        query = query.limit(per_page).offset((page - 1) * per_page)
+    query = paged(query, page, per_page)
     rows = [
         RosterRow(
             user_id=user_id,

@@ -30,7 +30,7 @@ from ..models import (
 )
 from ..services import audit
 from ..signups.queries import ACTIVE
-from .rows import PER_PAGE, Roster, RosterRow, mask_phone, name_of, page_of, teams_of
+from .rows import PER_PAGE, Roster, RosterRow, mask_phone, name_of, page_of, paged, teams_of
 
 #: How a roster may be sorted (the first is the default).
 SIGNUP_SORTS = ("status", "name", "signup", "community")
@@ -143,8 +143,7 @@ def _signup_rows(
         .where(*conditions)
         .order_by(*order)
     )
-    if per_page:
-        query = query.limit(per_page).offset((page - 1) * per_page)
+    query = paged(query, page, per_page)
     rows: list[RosterRow] = []
     for (
         signup_id,

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from ..extensions import db
 from ..models import (
@@ -149,3 +149,8 @@ def page_of(page: int, per_page: int | None, total: int) -> int:
         return 1
     last = max(1, -(-total // per_page))
     return min(max(page, 1), last)
+
+
+def paged(query: Select, page: int, per_page: int | None) -> Select:
+    """The query cut to one page of `per_page` rows (all of them when per_page is None)."""
+    return query.limit(per_page).offset((page - 1) * per_page) if per_page else query
