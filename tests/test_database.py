@@ -63,3 +63,52 @@ def test_concurrent_read_then_write_transactions_all_succeed(app):
     engine.dispose()
     assert errors == []
     assert total == 20
+
+
+def test_insert_now_stores_the_row_with_its_defaults_and_keeps_the_object_loaded(
+    app, make_event, make_volunteer
+):
+    """One INSERT … RETURNING, the column defaults applied as a flush would, and the object
+    persistent with every column loaded (reading it sends nothing); a second active sign-up
+    of the same volunteer is refused by the unique index as a flush would refuse it."""
+    import pytest
+    from sqlalchemy import event, inspect, select
+    from sqlalchemy.exc import IntegrityError
+
+    from volunteer_app.models import Signup, SignupStatus
+    from volunteer_app.services.database import insert_now
+    from volunteer_app.timeutil import utcnow
+
+    _event, shift = make_event()
+    volunteer = make_volunteer()
+    db.session.commit()
+    now = utcnow()
+    shift_id, volunteer_id = shift.id, volunteer.id  # loaded again after the commit
+    sent: list[str] = []
+
+    def note(_conn, _cursor, statement, *_args) -> None:
+        sent.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        signup = Signup(
+            shift_id=shift_id, user_id=volunteer_id, status=SignupStatus.CONFIRMED, queued_at=now
+        )
+        insert_now(signup)
+        assert inspect(signup).persistent and signup.id is not None
+        assert (signup.over_capacity, signup.source, signup.promoted_at) == (False, "self", None)
+        assert signup.created_at is not None and signup.queued_at == now
+        assert signup.shift is shift  # from the identity map
+        statements = [s for s in sent if not s.startswith(("BEGIN", "SAVEPOINT", "RELEASE"))]
+        assert len(statements) == 1 and statements[0].startswith("INSERT INTO signups")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    db.session.commit()
+    stored = db.session.execute(
+        select(Signup.source, Signup.over_capacity, Signup.status).where(Signup.id == signup.id)
+    ).one()
+    assert tuple(stored) == ("self", False, SignupStatus.CONFIRMED)
+    twin = Signup(shift_id=shift_id, user_id=volunteer_id, status=SignupStatus.CONFIRMED)
+    with pytest.raises(IntegrityError):
+        insert_now(twin)
+    db.session.rollback()

@@ -20,6 +20,7 @@ the other and is refused with a reason in the scan log.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -172,14 +173,21 @@ def _insert_attendance(**values: object) -> Attendance | None:
     """The new attendance, or None when the sign-up has one already (the unique index on
     signup_id: another device a moment ago). One INSERT … ON CONFLICT DO NOTHING RETURNING
     on both databases, instead of a savepoint around an insert that may fail."""
-    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = (
+    dialect = db.session.get_bind().dialect.name
+    return db.session.scalars(_insert_attendance_statement(dialect, tuple(values)), values).first()
+
+
+@lru_cache(maxsize=8)
+def _insert_attendance_statement(dialect: str, names: tuple[str, ...]):
+    """The INSERT … ON CONFLICT DO NOTHING RETURNING of `_insert_attendance`, built once
+    per dialect and set of columns (the values bound at each call)."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return (
         insert(Attendance)
-        .values(**values)
+        .values({name: bindparam(name) for name in names})
         .on_conflict_do_nothing(index_elements=[Attendance.signup_id])
         .returning(Attendance)
     )
-    return db.session.scalars(statement).first()
 
 
 def _log(

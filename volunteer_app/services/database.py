@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from functools import lru_cache
 
 from flask import Flask
-from sqlalchemy import Connection, Engine, event
+from sqlalchemy import Connection, Engine, Table, bindparam, event, inspect
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from ..extensions import db
 
@@ -47,6 +48,50 @@ def commit_and_keep(session: Session | None = None) -> None:
         session.commit()
     finally:
         session.expire_on_commit = True
+
+
+def insert_now(obj: object, session: Session | None = None) -> None:
+    """Store a new object at once with one INSERT … RETURNING its id, and make it a
+    persistent object of the session as it stands, every column loaded: for a hot path's
+    one new row, instead of the unit of work's flush (which works out the same INSERT at
+    several times the cost). Column defaults are applied here, as the flush would; an
+    IntegrityError is raised as the flush would raise it."""
+    session = session or db.session()
+    state = inspect(obj)
+    if not state.transient:
+        raise ValueError("insert_now takes a new object, not yet in a session")
+    mapper = state.mapper
+    table = mapper.local_table
+    values: dict[str, object] = {}
+    for column in table.columns:
+        key = mapper.get_property_by_column(column).key
+        if column.primary_key and key not in state.dict:
+            continue
+        if key in state.dict:
+            value = state.dict[key]
+        elif column.default is None:
+            value = None
+        elif column.default.is_scalar:
+            value = column.default.arg
+        elif column.default.is_callable:
+            value = column.default.arg(None)
+        else:
+            raise ValueError(f"{table.name}.{column.name}: a default insert_now cannot apply")
+        values[column.name] = value
+        setattr(obj, key, value)
+    (primary_key,) = table.primary_key.columns
+    new_id = session.execute(_insert_returning(table, tuple(values)), values).scalar_one()
+    setattr(obj, mapper.get_property_by_column(primary_key).key, new_id)
+    make_transient_to_detached(obj)
+    session.add(obj)
+
+
+@lru_cache(maxsize=16)
+def _insert_returning(table: Table, names: tuple[str, ...]):
+    (primary_key,) = table.primary_key.columns
+    return (
+        table.insert().values({name: bindparam(name) for name in names}).returning(primary_key)
+    )
 
 
 def configure_engine(app: Flask) -> None:

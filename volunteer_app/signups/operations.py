@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..models import Shift, Signup, SignupStatus, User
 from ..services import ServiceError, audit, notices
+from ..services.database import insert_now
 from .queries import (
     ACTIVE,
     HoldPolicy,
@@ -62,9 +63,8 @@ def sign_up(
         raise ServiceError(_l("This shift is full."))
     # From here on this request holds the shift row: its place in the queue is now.
     signup.queued_at = queue_time(shift.id, now)
-    db.session.add(signup)
     try:
-        db.session.flush()
+        insert_now(signup)
     except IntegrityError:
         # The same volunteer in two requests at once: the unique index keeps one. The
         # caller rolls back (it must: the failed flush leaves the transaction unusable),
