@@ -45,9 +45,16 @@ def _format() -> str:
     return fmt
 
 
-def _download(fmt: str, filename: str, headers: list, rows: list, scope: dict, filters: dict):
+def _download(name: str, table: tuple[list, list], scope: dict, filters):
+    """The table as a file in the asked format, named `name` and today's date; the
+    download recorded in the audit log with its scope and filters."""
+    fmt = _format()
+    headers, rows = table
+    filename = f"{name} {_stamp()}"
     body, mimetype = exports.render(fmt, headers, rows, title=filename)
-    rosters.record_export(current_user, scope, len(rows), fmt, ip=_ip(), filters=filters)
+    rosters.record_export(
+        current_user, scope, len(rows), fmt, ip=_ip(), filters=_filter_detail(filters)
+    )
     return send_file(
         io.BytesIO(body),
         mimetype=mimetype,
@@ -73,18 +80,14 @@ def _stamp() -> str:
 @writes
 def shift_export(shift_id: int):
     shift = _shift(shift_id)
-    fmt = _format()
+    _format()  # an unknown format is refused before the roster is read
     _form, filters, _page = _signup_filters()
     roster = rosters.shift_roster(shift, filters, per_page=None, grace_minutes=_grace())
-    headers, rows = tables.signup_table(roster, with_shift=False)
-    name = _("Roster %(event)s %(post)s", event=shift.event.title, post=shift.post)
     return _download(
-        fmt,
-        f"{name} {_stamp()}",
-        headers,
-        rows,
+        _("Roster %(event)s %(post)s", event=shift.event.title, post=shift.post),
+        tables.signup_table(roster, with_shift=False),
         {"kind": "shift", "shift_id": shift.id, "event_id": shift.event_id},
-        _filter_detail(filters),
+        filters,
     )
 
 
@@ -93,18 +96,14 @@ def shift_export(shift_id: int):
 @writes
 def event_export(event_id: int):
     event = _event(event_id)
-    fmt = _format()
+    _format()
     _form, filters, _page = _signup_filters()
     roster = rosters.event_roster(event, filters, per_page=None, grace_minutes=_grace())
-    headers, rows = tables.signup_table(roster, with_shift=True)
-    name = _("Roster %(event)s", event=event.title)
     return _download(
-        fmt,
-        f"{name} {_stamp()}",
-        headers,
-        rows,
+        _("Roster %(event)s", event=event.title),
+        tables.signup_table(roster, with_shift=True),
         {"kind": "event", "event_id": event.id},
-        _filter_detail(filters),
+        filters,
     )
 
 
@@ -113,22 +112,18 @@ def event_export(event_id: int):
 @writes
 def node_export(node_id: int):
     node = _node(node_id)
-    fmt = _format()
+    _format()
     form = NodeFilterForm(request.args)
     filters = members.NodeFilter(
         community_id=chosen_id(form.community.data),
         sort=form.sort.data if form.sort.data in members.NODE_SORTS else "name",
     )
     roster = members.node_roster(node, local_today().year, filters, per_page=None)
-    headers, rows = tables.node_table(roster)
-    name = _("Members %(unit)s", unit=node.name)
     return _download(
-        fmt,
-        f"{name} {_stamp()}",
-        headers,
-        rows,
+        _("Members %(unit)s", unit=node.name),
+        tables.node_table(roster),
         {"kind": "node", "node_id": node.id},
-        _filter_detail(filters),
+        filters,
     )
 
 
