@@ -380,14 +380,17 @@ class Bench:
 
         token_app = Flask("bench-tokens")
         token_app.config["SECRET_KEY"] = self.keys["SECRET_KEY"]
-        cookie, csrf = login(app.base, self.fx["lead_phone"])
-        headers = {"Cookie": cookie, "X-CSRFToken": csrf}
+        def fresh_headers() -> dict:
+            cookie, csrf = login(app.base, self.fx["lead_phone"])
+            return {"Cookie": cookie, "X-CSRFToken": csrf}
+
+        headers = fresh_headers()
         shifts = self.fx["checkin"]
         pairs = [(s["shift"], s["users"][i]) for i in range(PER_SHIFT) for s in shifts]
         half = len(pairs) // 2
         chunks = {"warm": pairs[:half], "measure": pairs[half:]}
 
-        def datafiles(run_id: str, chunk: list) -> tuple[Path, Path, Path]:
+        def datafiles(run_id: str, chunk: list, headers: dict) -> tuple[Path, Path, Path]:
             # Tokens made now, just before the run: valid for 30–60 s (this and next window).
             with token_app.app_context():
                 now = utcnow()
@@ -437,12 +440,17 @@ class Bench:
         for phase, seconds in self.phases(self.p.seconds):
             run_id = f"{phase}{tag}"
             log(f"[{self.kind}] check-in {phase}: app, baseline, floor, {seconds:g} s each")
-            app_file, base_file, floor_file = datafiles(run_id, chunks[phase])
+            # A session cookie as fresh for the floor as for the app: wrk sends the same
+            # cookie throughout and never the one the app sets, so a session's idle-check
+            # time (hooks.SEEN_RESOLUTION_SECONDS) would otherwise age past a minute during
+            # the later runs only, and each of their requests sign a new cookie.
+            app_file, base_file, _floor = datafiles(run_id, chunks[phase], fresh_headers())
             results[phase] = {
                 "app": self._wrk("checkin.lua", app, app_file, seconds=seconds),
                 "baseline": self._wrk("checkin.lua", base, base_file, seconds=seconds),
-                "floor": self._wrk("checkin.lua", floor, floor_file, seconds=seconds),
             }
+            _app, _base, floor_file = datafiles(run_id, chunks[phase], fresh_headers())
+            results[phase]["floor"] = self._wrk("checkin.lua", floor, floor_file, seconds=seconds)
         measured = results["measure"]
         run_id = f"measure{tag}"
         codes = dict(
