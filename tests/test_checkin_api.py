@@ -200,6 +200,35 @@ def test_a_valid_token_checks_in(scene):
     assert log.ok and log.method == "scanner" and log.lead_id == scene.lead.id
 
 
+def test_each_standing_of_the_scanned_volunteer_gets_its_answer(scene, make_volunteer):
+    """The scanner API reads the volunteer, their sign-up and its attendance in one query:
+    each case must still answer as the separate reads did."""
+    cancelled, waitlisted, gone = scene.volunteers
+    scene.signups[0].status = SignupStatus.CANCELLED
+    scene.signups[1].status = SignupStatus.WAITLISTED
+    gone.active = False
+    stranger = make_volunteer()
+    db.session.commit()
+    answers = [
+        scene.post_scans([scan_item(person)]).get_json()["results"][0]
+        for person in (cancelled, waitlisted, gone, stranger)
+    ]
+    codes = [a["code"] for a in answers]
+    assert codes == ["not_signed_up", "waitlisted", "unknown", "not_signed_up"]
+    assert not any(a["ok"] for a in answers)
+    assert attendances(scene.shift.id) == 0
+    # Signed up again after cancelling: the active sign-up is the one checked in.
+    again = Signup(shift_id=scene.shift.id, user_id=cancelled.id, status=SignupStatus.CONFIRMED)
+    db.session.add(again)
+    db.session.commit()
+    answer = scene.post_scans([scan_item(cancelled)]).get_json()["results"][0]
+    assert answer["code"] == "checked_in"
+    row = db.session.scalar(select(Attendance).where(Attendance.user_id == cancelled.id))
+    assert row.signup_id == again.id
+    db.session.refresh(again)
+    assert again.status is SignupStatus.ATTENDED
+
+
 def test_a_full_qr_url_is_not_a_token(scene):
     """The page extracts the token from the URL; the API wants the token itself."""
     url = f"https://example.org/q/{token_for(scene.volunteers[0])}"

@@ -15,7 +15,7 @@ from flask import (
 from flask_babel import format_datetime, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload, lazyload
 
 from .. import signups
@@ -118,13 +118,24 @@ def detail(event_id: int):
     )
 
 
+#: A sign-up's first read: the shift with its event (its leads are not needed) and the
+#: volunteer's profile, in one statement; the refusal checks then find the profile in the
+#: session instead of reading it again.
+_SHIFT_AND_PROFILE = (
+    select(Shift, VolunteerProfile)
+    .outerjoin(VolunteerProfile, VolunteerProfile.user_id == bindparam("user_id"))
+    .where(Shift.id == bindparam("shift_id"))
+    .options(joinedload(Shift.event), lazyload(Shift.leads))
+)
+
+
 @bp.route("/shifts/<int:shift_id>/signup", methods=["POST"])
 @login_required
 def sign_up(shift_id: int):
-    # The shift with its event in one statement; its leads are not needed here.
-    shift = db.session.get(
-        Shift, shift_id, options=[joinedload(Shift.event), lazyload(Shift.leads)]
-    )
+    row = db.session.execute(
+        _SHIFT_AND_PROFILE, {"shift_id": shift_id, "user_id": current_user.id}
+    ).first()
+    shift = row[0] if row is not None else None
     if shift is None or not signups.can_see(current_user, shift.event):
         abort(404)
     try:
