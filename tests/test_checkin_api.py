@@ -229,6 +229,34 @@ def test_each_standing_of_the_scanned_volunteer_gets_its_answer(scene, make_volu
     assert again.status is SignupStatus.ATTENDED
 
 
+def test_a_check_in_by_the_scanner_api_takes_eight_statements(scene):
+    """The hot path's reads and writes, counted (BEGIN, COMMIT and savepoints aside): the
+    lead, the shift locked with its leads, the replay check, the volunteer with the sign-up
+    and its attendance, the attendance, the sign-up's status, the scan log, the counts. A
+    read that comes back (an object the session let go of, a relation loaded lazily) fails
+    this before it slows the sites down."""
+    from sqlalchemy import event
+
+    # What the test itself reads (the page that gives the token, its objects) comes first.
+    item, url, token = scan_item(scene.volunteers[0]), scene.url("scans"), scene.csrf
+    db.session.expunge_all()
+    sent: list[str] = []
+
+    def note(_conn, _cursor, statement, *_args) -> None:
+        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE")):
+            sent.append(statement.split(None, 3)[:3])
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        answer = scene.client.post(
+            url, json={"scans": [item]}, headers={"X-CSRFToken": token}
+        ).get_json()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    assert answer["results"][0]["code"] == "checked_in"
+    assert len(sent) == 8, sent
+
+
 def test_a_full_qr_url_is_not_a_token(scene):
     """The page extracts the token from the URL; the API wants the token itself."""
     url = f"https://example.org/q/{token_for(scene.volunteers[0])}"

@@ -181,11 +181,12 @@ _VOLUNTEER_WITH_SIGNUP = (
 
 def _prefetch(
     token: str, now: datetime, shift: Shift
-) -> tuple[Signup | None, Attendance | None] | None:
+) -> tuple[User, Signup | None, Attendance | None] | None:
     """For a volunteer's rotating code scanned for a shift this transaction has locked
     already (the scanner API's): the volunteer with their sign-up and its attendance in
-    one statement, the volunteer left in the session for `volunteer_for` to find. None
-    when that does not apply; the ordinary reads then follow."""
+    one statement. The caller keeps the answer while `volunteer_for` runs, which then
+    finds the volunteer in the session (its identity map holds objects only as long as
+    something else does). None when that does not apply; the ordinary reads follow."""
     if shift.id not in _held_now():
         return None
     decoded = qr.decode(token, now)
@@ -194,7 +195,7 @@ def _prefetch(
     row = db.session.execute(
         _VOLUNTEER_WITH_SIGNUP, {"shift_id": shift.id, "user_id": decoded.ident}
     ).first()
-    return (row[1], row[2]) if row is not None else None
+    return (row[0], row[1], row[2]) if row is not None else None
 
 
 def _signup_with_attendance(
@@ -390,10 +391,12 @@ def _scan(
             return _result(problem, shift=shift)
     else:
         # Sent at once: the code must be current now, whatever time the scan claims.
-        known = _prefetch(token or "", now, shift) if shift is not None else None
+        prefetched = _prefetch(token or "", now, shift) if shift is not None else None
         volunteer, problem = volunteer_for(token or "", now)
         if volunteer is None:
             return _result(problem, shift=shift)
+        if prefetched is not None and prefetched[0] is volunteer:
+            known = (prefetched[1], prefetched[2])
     if shift is not None:
         if _code_used(token, moment, shift):
             return _result("code_used", volunteer=volunteer, shift=shift)
