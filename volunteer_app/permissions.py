@@ -34,12 +34,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import wraps
+from functools import lru_cache, wraps
 from typing import Any, Generic, TypeVar
 
 from flask import abort
 from flask_login import current_user, login_required
-from sqlalchemy import ColumnElement, and_, false, or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, false, or_, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm.interfaces import ORMOption
 
 from .extensions import db
@@ -109,13 +110,22 @@ def get_row(
             return None
         if not 0 < ident <= MAX_ID:
             return None
-    return db.session.get(
-        model,
-        ident,
-        options=list(options) or None,
-        # OF the row's own table: the options may outer-join relations, which cannot lock.
-        with_for_update={"of": model} if for_update else None,
-    )
+    options = tuple(options)
+    if not options and not for_update:
+        return db.session.get(model, ident)
+    # A statement built once per model, options and lock (the options are module-level
+    # constants), so that a request pays neither for building it nor for its cache key.
+    return db.session.scalars(
+        _load_statement(model, options, for_update), {"ident": ident}
+    ).unique().first()
+
+
+@lru_cache(maxsize=64)
+def _load_statement(model: type, options: tuple[Any, ...], for_update: bool) -> Select:
+    (primary_key,) = sa_inspect(model).primary_key
+    statement = select(model).where(primary_key == bindparam("ident")).options(*options)
+    # OF the row's own table: the options may outer-join relations, which cannot lock.
+    return statement.with_for_update(of=model) if for_update else statement
 
 
 def nodes_in_scope(user: User, roles: Iterable[Role]):
