@@ -125,7 +125,9 @@ def write_report(info: dict, path: Path) -> None:
         "separate process, 2 threads, 32 connections; each measured run "
         f"{p['seconds']:g} s after a {p['warm_seconds']:g} s warm-up (app, then baseline).",
         "- **checkin_ratio**: `POST /api/v1/shifts/<id>/scans` with one scan per request, the "
-        "session cookie and `X-CSRFToken` of the demo lead, a unique nonce per request and a "
+        "session cookie and `X-CSRFToken` of the demo lead (logged in afresh just before the "
+        "app's run and again before the floor's, as wrk never sends back the cookie the app "
+        "sets), a unique nonce per request and a "
         f"fresh volunteer token, over {p['checkin_shifts']} open shifts of 500 confirmed "
         "volunteers each (tokens are made just before each run; each run uses volunteers not "
         "scanned before, so nearly every scan is a real check-in). Baseline: a route that "
