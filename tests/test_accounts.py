@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -241,6 +242,27 @@ def test_staff_session_expires_after_30_idle_minutes(login_as):
     assert response.status_code == 302
     assert "/auth/login" in response.headers["Location"]
     assert client.get("/my/duties").status_code == 302
+
+
+def test_the_idle_clock_starts_at_login_and_is_written_once_a_minute(login_as):
+    """The login's cookie carries the time seen; requests within the minute after it sign
+    no new cookie (an answer sends the cookie again only when the session changed)."""
+    from volunteer_app.hooks import SEEN_RESOLUTION_SECONDS
+
+    client, _user = login_as(Role.ORGANISER)
+    with client.session_transaction() as session:
+        seen = int(session["seen"])
+    assert abs(seen - time.time()) < 5
+    client.get("/my/duties")  # shows (and so removes) the "logged in" message
+    quiet = client.get("/my/duties")
+    assert quiet.status_code == 200
+    assert "session=" not in quiet.headers.get("Set-Cookie", "")
+    with client.session_transaction() as session:
+        session["seen"] = seen - SEEN_RESOLUTION_SECONDS
+    later = client.get("/my/duties")
+    assert "session=" in later.headers.get("Set-Cookie", "")
+    with client.session_transaction() as session:
+        assert int(session["seen"]) >= seen
 
 
 def test_volunteer_session_has_no_idle_timeout(login_as):

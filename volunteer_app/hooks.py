@@ -175,6 +175,12 @@ def commit_request(response):
 SEEN_RESOLUTION_SECONDS = 60
 
 
+def seen_now() -> None:
+    """Start the idle clock at a login: the login's own cookie carries the time, so the
+    next request need not sign and send the cookie again to set it."""
+    session["seen"] = int(time.time())
+
+
 def expire_idle_staff():
     """Log staff out after STAFF_IDLE_MINUTES without a request (to the minute: the time
     last seen is kept in the session cookie at SEEN_RESOLUTION_SECONDS)."""

@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..extensions import limiter
+from ..hooks import seen_now
 from ..i18n import LANG_COOKIE, LARGE_TEXT_COOKIE, select_locale
 from ..models import CodePurpose
 from ..query import safe_next
@@ -103,6 +104,7 @@ def register_verify():
         else:
             session.pop("register", None)
             login_user(user)
+            seen_now()
             flash(_("Welcome! Your account has been created."), "success")
             return redirect(url_for("volunteers.step_consent"))
     return render_template("auth/register_verify.html", form=form, phone=phone)
@@ -169,7 +171,7 @@ def login():
             remember = bool(form.remember.data) and not result.user.is_staff
             login_user(result.user, remember=remember)
             session.permanent = remember
-            session.pop("seen", None)
+            seen_now()
             flash(_("You are logged in."), "success")
             return redirect(safe_next())
         form.form_errors.append(result.error)
@@ -208,7 +210,7 @@ def login_code_verify():
             adopt_visitor_preferences(user)
             session.pop("login_code", None)
             login_user(user)
-            session.pop("seen", None)
+            seen_now()
             flash(_("You are logged in."), "success")
             return redirect(safe_next())
     return render_template("auth/login_code_verify.html", form=form, phone=phone)
