@@ -26,6 +26,7 @@ from sqlalchemy import and_, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import load_only
 
 from ..extensions import db
 from ..models import (
@@ -166,6 +167,9 @@ _SIGNUP_WITH_ATTENDANCE = (
 #: statement: a scan of a volunteer's rotating code, the commonest scan there is.
 _VOLUNTEER_WITH_SIGNUP = (
     select(User, Signup, Attendance)
+    # What a scan reads of the volunteer (volunteer_for, the answer, the log); any other
+    # attribute would be loaded when first read.
+    .options(load_only(User.id, User.display_name, User.active, User.deleted_at))
     .outerjoin(
         Signup,
         and_(

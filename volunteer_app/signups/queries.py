@@ -86,26 +86,32 @@ class Standing:
 
 # The three reads a sign-up needs (active_signup, overlapping, no_show_hold_until) as one:
 # each row is then sorted into the parts of `Standing` by the same conditions in Python.
-_STANDING = (
-    select(Signup.shift_id, Signup.status, Shift.starts_at, Shift.ends_at, Shift.cancelled)
-    .join(Shift, Shift.id == Signup.shift_id)
-    .where(
-        Signup.user_id == bindparam("user_id"),
-        or_(
-            and_(
-                Signup.shift_id == bindparam("shift_id"),
-                Signup.status != SignupStatus.CANCELLED,
+def _standing_statement():
+    """On the tables (a plain statement: no ORM work per request)."""
+    signup, shift = Signup.__table__.c, Shift.__table__.c
+    return (
+        select(signup.shift_id, signup.status, shift.starts_at, shift.ends_at, shift.cancelled)
+        .select_from(Signup.__table__.join(Shift.__table__, shift.id == signup.shift_id))
+        .where(
+            signup.user_id == bindparam("user_id"),
+            or_(
+                and_(
+                    signup.shift_id == bindparam("shift_id"),
+                    signup.status != SignupStatus.CANCELLED,
+                ),
+                and_(
+                    signup.status.in_(ACTIVE),
+                    shift.cancelled.is_(False),
+                    shift.starts_at < bindparam("ends_at"),
+                    shift.ends_at > bindparam("starts_at"),
+                ),
+                and_(signup.status == SignupStatus.NO_SHOW, shift.ends_at > bindparam("since")),
             ),
-            and_(
-                Signup.status.in_(ACTIVE),
-                Shift.cancelled.is_(False),
-                Shift.starts_at < bindparam("ends_at"),
-                Shift.ends_at > bindparam("starts_at"),
-            ),
-            and_(Signup.status == SignupStatus.NO_SHOW, Shift.ends_at > bindparam("since")),
-        ),
+        )
     )
-)
+
+
+_STANDING = _standing_statement()
 
 
 def standing(user: User, shift: Shift, *, now: datetime, policy: HoldPolicy) -> Standing:
@@ -269,7 +275,9 @@ def refusal_reasons(
     return reasons
 
 
-_LATEST_QUEUED = select(func.max(Signup.queued_at)).where(Signup.shift_id == bindparam("shift_id"))
+_LATEST_QUEUED = select(func.max(Signup.__table__.c.queued_at)).where(
+    Signup.__table__.c.shift_id == bindparam("shift_id")
+)
 
 
 def queue_time(shift_id: int, now: datetime) -> datetime:

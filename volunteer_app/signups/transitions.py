@@ -83,25 +83,27 @@ def _change_counters(shift_id: int, taken: int, waitlisted: int, *, claims: bool
 
 @lru_cache(maxsize=64)
 def _counter_update(taken: int, waitlisted: int, claims: bool):
-    """The UPDATE of a move's counters, built once per kind of move (the shift id bound)."""
-    statement = update(Shift).where(Shift.id == bindparam("counter_shift_id"))
+    """The UPDATE of a move's counters, built once per kind of move (the shift id bound);
+    on the table, so that it runs as a plain statement (no ORM bulk-update work)."""
+    shift = Shift.__table__.c
+    statement = update(Shift.__table__).where(shift.id == bindparam("counter_shift_id"))
     values: dict = {}
     if taken:
-        values["taken"] = Shift.taken + taken
+        values["taken"] = shift.taken + taken
     if waitlisted:
-        values["waitlisted"] = Shift.waitlisted + waitlisted
+        values["waitlisted"] = shift.waitlisted + waitlisted
     if claims:
-        statement = statement.where(Shift.cancelled.is_(False))
+        statement = statement.where(shift.cancelled.is_(False))
         if taken > 0:
-            statement = statement.where(Shift.taken + taken <= Shift.capacity)
+            statement = statement.where(shift.taken + taken <= shift.capacity)
         if waitlisted > 0:
             statement = statement.where(
-                Shift.waitlist_enabled.is_(True),
-                Shift.waitlisted + waitlisted <= Shift.waitlist_limit,
+                shift.waitlist_enabled.is_(True),
+                shift.waitlisted + waitlisted <= shift.waitlist_limit,
             )
         if waitlisted < 0:
-            statement = statement.where(Shift.waitlisted + waitlisted >= 0)
-    return statement.values(values).execution_options(synchronize_session=False)
+            statement = statement.where(shift.waitlisted + waitlisted >= 0)
+    return statement.values(values)
 
 
 def _set_status(
