@@ -72,7 +72,7 @@ def test_insert_now_stores_the_row_with_its_defaults_and_keeps_the_object_loaded
     persistent with every column loaded (reading it sends nothing); a second active sign-up
     of the same volunteer is refused by the unique index as a flush would refuse it."""
     import pytest
-    from sqlalchemy import event, inspect, select
+    from sqlalchemy import event, func, inspect, select
     from sqlalchemy.exc import IntegrityError
 
     from volunteer_app.models import Signup, SignupStatus
@@ -108,6 +108,28 @@ def test_insert_now_stores_the_row_with_its_defaults_and_keeps_the_object_loaded
         select(Signup.source, Signup.over_capacity, Signup.status).where(Signup.id == signup.id)
     ).one()
     assert tuple(stored) == ("self", False, SignupStatus.CONFIRMED)
+    # With a unique column named: a row holding its value already means nothing written.
+    from volunteer_app.models import Attendance, ScanMethod
+
+    def attendance() -> Attendance:
+        return Attendance(
+            signup_id=signup.id,
+            shift_id=shift_id,
+            user_id=volunteer_id,
+            checked_in_at=now,
+            in_method=ScanMethod.SCANNER,
+        )
+
+    first, second = attendance(), attendance()
+    assert insert_now(first, unless_taken="signup_id") is True
+    assert first.auto_closed is False and first.checked_out_at is None
+    assert insert_now(second, unless_taken="signup_id") is False
+    assert inspect(second).transient
+    db.session.commit()
+    count = db.session.scalar(
+        select(func.count()).select_from(Attendance).where(Attendance.signup_id == signup.id)
+    )
+    assert count == 1
     twin = Signup(shift_id=shift_id, user_id=volunteer_id, status=SignupStatus.CONFIRMED)
     with pytest.raises(IntegrityError):
         insert_now(twin)

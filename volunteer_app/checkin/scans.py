@@ -20,7 +20,6 @@ the other and is refused with a reason in the scan log.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from functools import lru_cache
 
 from sqlalchemy import and_, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -40,7 +39,7 @@ from ..models import (
 )
 from ..permissions import led_shifts
 from ..services import qr
-from ..services.database import is_sqlite
+from ..services.database import insert_now, is_sqlite
 from ..signups.transitions import transition
 from .queries import (
     _active_signup,
@@ -215,21 +214,8 @@ def _insert_attendance(**values: object) -> Attendance | None:
     """The new attendance, or None when the sign-up has one already (the unique index on
     signup_id: another device a moment ago). One INSERT … ON CONFLICT DO NOTHING RETURNING
     on both databases, instead of a savepoint around an insert that may fail."""
-    dialect = db.session.get_bind().dialect.name
-    return db.session.scalars(_insert_attendance_statement(dialect, tuple(values)), values).first()
-
-
-@lru_cache(maxsize=8)
-def _insert_attendance_statement(dialect: str, names: tuple[str, ...]):
-    """The INSERT … ON CONFLICT DO NOTHING RETURNING of `_insert_attendance`, built once
-    per dialect and set of columns (the values bound at each call)."""
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    return (
-        insert(Attendance)
-        .values({name: bindparam(name) for name in names})
-        .on_conflict_do_nothing(index_elements=[Attendance.signup_id])
-        .returning(Attendance)
-    )
+    attendance = Attendance(**values)
+    return attendance if insert_now(attendance, unless_taken="signup_id") else None
 
 
 def _log(
