@@ -11,6 +11,7 @@ A sign-up's status changes only through `signups.transition` (checking in a no-s
 the place again).
 """
 
+from .locks import shift_held
 from .operations import close_unclosed, correct, mark_no_shows, walk_in
 from .queries import (
     CARD_NUMBER_RE,
@@ -32,7 +33,7 @@ from .results import (
     Policy,
     ScanResult,
 )
-from .scans import scan, shift_held
+from .scans import scan
 from .sync import self_scan, sync
 
 __all__ = [

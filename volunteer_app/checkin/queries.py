@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import and_, bindparam, func, select
+from sqlalchemy.orm import load_only
 
 from ..extensions import db
 from ..models import (
@@ -20,6 +21,7 @@ from ..models import (
 )
 from ..permissions import led_shifts
 from ..services import devicecodes, qr
+from .locks import held_now
 from .results import MAX_CLOCK_SKEW, MAX_QUEUE_AGE
 
 
@@ -191,3 +193,66 @@ def counts(shift: Shift) -> dict[str, int]:
         "missing": int(expected) - int(checked_in) - int(checked_out),
     }
 
+
+# ---------------------------------------------------------------- a scan's reads
+
+
+#: A sign-up of the shift that is not cancelled (at most one: a unique index) and its
+#: attendance, if any, in one statement.
+_SIGNUP_WITH_ATTENDANCE = (
+    select(Signup, Attendance)
+    .outerjoin(Attendance, Attendance.signup_id == Signup.id)
+    .where(
+        Signup.shift_id == bindparam("shift_id"),
+        Signup.user_id == bindparam("user_id"),
+        Signup.status != SignupStatus.CANCELLED,
+    )
+)
+
+
+#: The volunteer, their sign-up of the shift (not cancelled) and its attendance, in one
+#: statement: a scan of a volunteer's rotating code, the commonest scan there is.
+_VOLUNTEER_WITH_SIGNUP = (
+    select(User, Signup, Attendance)
+    # What a scan reads of the volunteer (volunteer_for, the answer, the log); any other
+    # attribute would be loaded when first read.
+    .options(load_only(User.id, User.display_name, User.active, User.deleted_at))
+    .outerjoin(
+        Signup,
+        and_(
+            Signup.user_id == User.id,
+            Signup.shift_id == bindparam("shift_id"),
+            Signup.status != SignupStatus.CANCELLED,
+        ),
+    )
+    .outerjoin(Attendance, Attendance.signup_id == Signup.id)
+    .where(User.id == bindparam("user_id"))
+)
+
+
+def prefetch(
+    token: str, now: datetime, shift: Shift
+) -> tuple[User, Signup | None, Attendance | None] | None:
+    """For a volunteer's rotating code scanned for a shift this transaction has locked
+    already (the scanner API's): the volunteer with their sign-up and its attendance in
+    one statement. The caller keeps the answer while `volunteer_for` runs, which then
+    finds the volunteer in the session (its identity map holds objects only as long as
+    something else does). None when that does not apply; the ordinary reads follow."""
+    if shift.id not in held_now():
+        return None
+    decoded = qr.decode(token, now)
+    if decoded.problem or decoded.kind != "volunteer":
+        return None
+    row = db.session.execute(
+        _VOLUNTEER_WITH_SIGNUP, {"shift_id": shift.id, "user_id": decoded.ident}
+    ).first()
+    return (row[0], row[1], row[2]) if row is not None else None
+
+
+def signup_with_attendance(
+    shift: Shift, volunteer: User
+) -> tuple[Signup | None, Attendance | None]:
+    row = db.session.execute(
+        _SIGNUP_WITH_ATTENDANCE, {"shift_id": shift.id, "user_id": volunteer.id}
+    ).first()
+    return (row[0], row[1]) if row is not None else (None, None)

@@ -21,11 +21,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import load_only
 
 from ..extensions import db
 from ..models import (
@@ -39,14 +38,17 @@ from ..models import (
 )
 from ..permissions import led_shifts
 from ..services import qr
-from ..services.database import insert_now, is_sqlite
+from ..services.database import insert_now
 from ..signups.transitions import transition
+from .locks import hold_shift
 from .queries import (
     _active_signup,
     _code_used,
     effective_time,
     is_open,
     open_shifts_led_by,
+    prefetch,
+    signup_with_attendance,
     volunteer_for,
 )
 from .results import OFFLINE_CODE_SKEW, OFFLINE_ONLINE_GRACE, Policy, ScanResult, _result
@@ -65,8 +67,8 @@ def _apply(
     sign-up of the shift and its attendance, read already under the shift's lock."""
     if not is_open(shift, moment):
         return _result("window_closed", volunteer=volunteer, shift=shift)
-    _hold_shift(shift.id)
-    signup, attendance = known or _signup_with_attendance(shift, volunteer)
+    hold_shift(shift.id)
+    signup, attendance = known or signup_with_attendance(shift, volunteer)
     if signup is None:
         return _result("not_signed_up", volunteer=volunteer, shift=shift)
     if signup.status is SignupStatus.WAITLISTED:
@@ -121,93 +123,6 @@ def _apply(
         shift=shift,
         attendance=attendance,
     )
-
-
-def _hold_shift(shift_id: int) -> None:
-    """The shift row before its sign-ups (PostgreSQL; held already by a write on SQLite,
-    where FOR UPDATE does not exist and the statement would lock nothing)."""
-    if is_sqlite() or shift_id in _held_now():
-        return
-    db.session.execute(_HOLD_SHIFT, {"shift_id": shift_id})
-    shift_held(shift_id)
-
-
-def shift_held(shift_id: int) -> None:
-    """Note that this transaction holds the shift row already (the caller loaded it with
-    `SELECT … FOR UPDATE`, as the scanner API does): a scan then takes no second lock."""
-    _held_now().add(shift_id)
-
-
-def _held_now() -> set[int]:
-    """The shift rows this transaction has locked (forgotten with the transaction)."""
-    transaction = db.session().get_transaction()
-    held = db.session.info.get("held_shifts")
-    if held is None or held[0] is not transaction:
-        held = db.session.info["held_shifts"] = (transaction, set())
-    return held[1]
-
-
-_HOLD_SHIFT = select(Shift.id).where(Shift.id == bindparam("shift_id")).with_for_update()
-
-#: A sign-up of the shift that is not cancelled (at most one: a unique index) and its
-#: attendance, if any, in one statement.
-_SIGNUP_WITH_ATTENDANCE = (
-    select(Signup, Attendance)
-    .outerjoin(Attendance, Attendance.signup_id == Signup.id)
-    .where(
-        Signup.shift_id == bindparam("shift_id"),
-        Signup.user_id == bindparam("user_id"),
-        Signup.status != SignupStatus.CANCELLED,
-    )
-)
-
-
-#: The volunteer, their sign-up of the shift (not cancelled) and its attendance, in one
-#: statement: a scan of a volunteer's rotating code, the commonest scan there is.
-_VOLUNTEER_WITH_SIGNUP = (
-    select(User, Signup, Attendance)
-    # What a scan reads of the volunteer (volunteer_for, the answer, the log); any other
-    # attribute would be loaded when first read.
-    .options(load_only(User.id, User.display_name, User.active, User.deleted_at))
-    .outerjoin(
-        Signup,
-        and_(
-            Signup.user_id == User.id,
-            Signup.shift_id == bindparam("shift_id"),
-            Signup.status != SignupStatus.CANCELLED,
-        ),
-    )
-    .outerjoin(Attendance, Attendance.signup_id == Signup.id)
-    .where(User.id == bindparam("user_id"))
-)
-
-
-def _prefetch(
-    token: str, now: datetime, shift: Shift
-) -> tuple[User, Signup | None, Attendance | None] | None:
-    """For a volunteer's rotating code scanned for a shift this transaction has locked
-    already (the scanner API's): the volunteer with their sign-up and its attendance in
-    one statement. The caller keeps the answer while `volunteer_for` runs, which then
-    finds the volunteer in the session (its identity map holds objects only as long as
-    something else does). None when that does not apply; the ordinary reads follow."""
-    if shift.id not in _held_now():
-        return None
-    decoded = qr.decode(token, now)
-    if decoded.problem or decoded.kind != "volunteer":
-        return None
-    row = db.session.execute(
-        _VOLUNTEER_WITH_SIGNUP, {"shift_id": shift.id, "user_id": decoded.ident}
-    ).first()
-    return (row[0], row[1], row[2]) if row is not None else None
-
-
-def _signup_with_attendance(
-    shift: Shift, volunteer: User
-) -> tuple[Signup | None, Attendance | None]:
-    row = db.session.execute(
-        _SIGNUP_WITH_ATTENDANCE, {"shift_id": shift.id, "user_id": volunteer.id}
-    ).first()
-    return (row[0], row[1]) if row is not None else (None, None)
 
 
 def _insert_attendance(**values: object) -> Attendance | None:
@@ -381,7 +296,7 @@ def _scan(
             return _result(problem, shift=shift)
     else:
         # Sent at once: the code must be current now, whatever time the scan claims.
-        prefetched = _prefetch(token or "", now, shift) if shift is not None else None
+        prefetched = prefetch(token or "", now, shift) if shift is not None else None
         volunteer, problem = volunteer_for(token or "", now)
         if volunteer is None:
             return _result(problem, shift=shift)
