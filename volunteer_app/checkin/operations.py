@@ -20,9 +20,10 @@ from ..models import (
 )
 from ..permissions import led_shifts
 from ..services import ServiceError, audit, notices
+from ..signups.queries import active_signup
 from ..signups.transitions import transition_many
 from ..timeutil import to_local
-from .queries import _active_signup, window
+from .queries import window
 from .results import Policy, ScanResult
 from .scans import scan
 
@@ -41,13 +42,13 @@ def walk_in(
     profile = db.session.get(VolunteerProfile, volunteer.id)
     if not is_complete(profile, to_local(now).date()):
         raise ServiceError(_l("No volunteer with a complete profile has this number."))
-    if _active_signup(shift, volunteer) is None:
+    if active_signup(volunteer, shift) is None:
         signup = organiser_add(actor, shift, volunteer, now=now, reason="walk-in")
         signup.source = "walk_in"
     return scan(
         actor,
         now=now,
-        signup_id=_active_signup(shift, volunteer).id,
+        signup_id=active_signup(volunteer, shift).id,
         shift=shift,
         method=ScanMethod.MANUAL,
         policy=policy,

@@ -134,16 +134,6 @@ def _code_used(token: str | None, moment: datetime, shift: Shift) -> bool:
     )
 
 
-def _active_signup(shift: Shift, volunteer: User) -> Signup | None:
-    return db.session.scalar(
-        select(Signup).where(
-            Signup.shift_id == shift.id,
-            Signup.user_id == volunteer.id,
-            Signup.status != SignupStatus.CANCELLED,
-        )
-    )
-
-
 def credited_minutes(
     checked_in_at: datetime,
     checked_out_at: datetime | None,

@@ -22,8 +22,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -38,11 +36,11 @@ from ..models import (
 )
 from ..permissions import led_shifts
 from ..services import qr
-from ..services.database import insert_now
+from ..services.database import insert_now, insert_skipping
+from ..signups.queries import active_signup
 from ..signups.transitions import transition
 from .locks import hold_shift
 from .queries import (
-    _active_signup,
     _code_used,
     effective_time,
     is_open,
@@ -152,7 +150,7 @@ def _log(
     db.session.flush()
     once = unless_logged and nonce is not None
     written = db.session.execute(
-        _insert_log_once() if once else _INSERT_LOG,
+        insert_skipping(ScanLog.__table__, "nonce", "id") if once else _INSERT_LOG,
         {
             "at": now,
             "scanned_at": scanned_at,
@@ -171,19 +169,6 @@ def _log(
 
 
 _INSERT_LOG = ScanLog.__table__.insert()
-_INSERT_LOG_ONCE: dict[str, object] = {}
-
-
-def _insert_log_once():
-    dialect = db.session.get_bind().dialect.name
-    if dialect not in _INSERT_LOG_ONCE:
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        _INSERT_LOG_ONCE[dialect] = (
-            insert(ScanLog.__table__)
-            .on_conflict_do_nothing(index_elements=[ScanLog.__table__.c.nonce])
-            .returning(ScanLog.__table__.c.id)
-        )
-    return _INSERT_LOG_ONCE[dialect]
 #: Plain columns, no ORM object: nearly every scan finds no earlier one.
 _REPLAY = select(ScanLog.__table__).where(ScanLog.__table__.c.nonce == bindparam("nonce"))
 
@@ -310,7 +295,7 @@ def _scan(
     if not open_shifts:
         return _result("no_open_shift", volunteer=volunteer)
     for candidate in open_shifts:
-        if _active_signup(candidate, volunteer) is not None:
+        if active_signup(volunteer, candidate) is not None:
             if _code_used(token, moment, candidate):
                 return _result("code_used", volunteer=volunteer, shift=candidate)
             return _apply(actor, candidate, volunteer, moment, method, policy)

@@ -7,7 +7,7 @@ import time
 from functools import lru_cache
 
 from flask import Flask
-from sqlalchemy import Connection, Engine, Table, bindparam, event, inspect
+from sqlalchemy import Connection, Engine, Insert, Table, event, inspect
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
@@ -90,8 +90,11 @@ def insert_now(
         values[column.name] = value
         setattr(obj, key, value)
     (primary_key,) = table.primary_key.columns
-    dialect = session.get_bind().dialect.name
-    statement = _insert_returning(dialect, table, tuple(values), unless_taken)
+    statement = (
+        insert_skipping(table, unless_taken, primary_key.name, session=session)
+        if unless_taken
+        else _insert_returning(table)
+    )
     new_id = session.execute(statement, values).scalar_one_or_none()
     if new_id is None:
         return False
@@ -102,17 +105,29 @@ def insert_now(
 
 
 @lru_cache(maxsize=32)
-def _insert_returning(dialect: str, table: Table, names: tuple[str, ...], unless_taken: str | None):
+def _insert_returning(table: Table):
     (primary_key,) = table.primary_key.columns
-    values = {name: bindparam(name) for name in names}
-    if unless_taken is None:
-        return table.insert().values(values).returning(primary_key)
+    return table.insert().returning(primary_key)
+
+
+def insert_skipping(
+    table: Table, unique: str, *returning: str, session: Session | None = None
+) -> Insert:
+    """INSERT … ON CONFLICT (`unique`) DO NOTHING RETURNING the named columns, for the
+    session's database (SQLite and PostgreSQL write it alike), built once: a row whose
+    unique value is taken already is skipped and not returned. The values are bound when
+    it runs (one dict, or a list for several rows)."""
+    dialect = (session or db.session()).get_bind().dialect.name
+    return _insert_skipping(dialect, table, unique, returning)
+
+
+@lru_cache(maxsize=32)
+def _insert_skipping(dialect: str, table: Table, unique: str, returning: tuple[str, ...]):
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     return (
         insert(table)
-        .values(values)
-        .on_conflict_do_nothing(index_elements=[table.c[unless_taken]])
-        .returning(primary_key)
+        .on_conflict_do_nothing(index_elements=[table.c[unique]])
+        .returning(*(table.c[name] for name in returning))
     )
 
 

@@ -14,14 +14,12 @@ from typing import Any
 from flask import current_app
 from flask_babel import force_locale
 from sqlalchemy import Row, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..extensions import db
 from ..models import Channel, DeliveryStatus, Notification, User
 from ..timeutil import from_local, to_local, utcnow
 from . import channels, sms_backends, sms_templates
-from .database import is_sqlite
+from .database import insert_skipping
 from .notify_templates import TEMPLATES
 
 log = logging.getLogger("volunteer_app.notify")
@@ -188,26 +186,10 @@ def fan_out(
         )
         for channel, when in wanted
     ]
-    return list(db.session.execute(_fan_out_insert(), rows))
-
-
-_FAN_OUT_INSERT: dict[bool, Any] = {}
-
-
-def _fan_out_insert():
-    """INSERT … ON CONFLICT (dedupe_key) DO NOTHING RETURNING the created rows' plain
-    columns (no ORM objects to build), made once per dialect."""
-    sqlite = is_sqlite()
-    if sqlite not in _FAN_OUT_INSERT:
-        table = Notification.__table__
-        _FAN_OUT_INSERT[sqlite] = (
-            (sqlite_insert if sqlite else pg_insert)(table)
-            .on_conflict_do_nothing(index_elements=[table.c.dedupe_key])
-            .returning(
-                table.c.id, table.c.channel, table.c.body, table.c.dedupe_key, table.c.not_before
-            )
-        )
-    return _FAN_OUT_INSERT[sqlite]
+    statement = insert_skipping(
+        Notification.__table__, "dedupe_key", "id", "channel", "body", "dedupe_key", "not_before"
+    )
+    return list(db.session.execute(statement, rows))
 
 
 # ---------------------------------------------------------------- channels

@@ -84,7 +84,7 @@ class Standing:
         return _hold_until(self.no_show_ends, now, policy)
 
 
-# The three reads a sign-up needs (active_signup, overlapping, no_show_hold_until) as one:
+# The three reads a sign-up needs (its active sign-up, overlapping ones, recent no-shows) in one:
 # each row is then sorted into the parts of `Standing` by the same conditions in Python.
 def _standing_statement():
     """On the tables (a plain statement: no ORM work per request)."""
@@ -169,35 +169,6 @@ def can_see(user: User | None, event: Event) -> bool:
     if event.visibility is Visibility.PUBLIC:
         return True
     return user is not None and user.is_authenticated and teams.is_member(user, team_ids_for(event))
-
-
-_OVERLAPPING = (
-    select(Shift)
-    .join(Signup, Signup.shift_id == Shift.id)
-    .where(
-        Signup.user_id == bindparam("user_id"),
-        Signup.status.in_(ACTIVE),
-        Shift.id != bindparam("shift_id"),
-        Shift.cancelled.is_(False),
-        Shift.starts_at < bindparam("ends_at"),
-        Shift.ends_at > bindparam("starts_at"),
-    )
-)
-
-
-def overlapping(user: User, shift: Shift) -> list[Shift]:
-    """The volunteer's other active shifts whose time overlaps this one."""
-    return list(
-        db.session.scalars(
-            _OVERLAPPING,
-            {
-                "user_id": user.id,
-                "shift_id": shift.id,
-                "starts_at": shift.starts_at,
-                "ends_at": shift.ends_at,
-            },
-        )
-    )
 
 
 _ACTIVE_SIGNUP = select(Signup).where(
