@@ -65,6 +65,68 @@ def test_concurrent_read_then_write_transactions_all_succeed(app):
     assert total == 20
 
 
+def test_a_writer_waiting_past_the_fast_window_gets_the_lock_once_free_and_slows_its_tries(
+    app, monkeypatch
+):
+    """SQLite: a writer whose lock is held longer than the first fast window (tries every
+    0.05 ms) goes on waiting in longer pauses, and takes the lock once the holder commits,
+    within the busy timeout; while it waits past the window its tries slow down instead of
+    running at twenty thousand a second."""
+    if db.engine.dialect.name != "sqlite":
+        return
+    import time
+
+    from volunteer_app.services import database
+
+    engine = create_engine(db.engine.url)
+    _configure_sqlite(engine, busy_timeout=15)
+    holder = engine.raw_connection()
+    holder.driver_connection.isolation_level = None
+    holder.driver_connection.execute("BEGIN IMMEDIATE")
+    sleeps: list[float] = []
+    real_sleep = time.sleep
+
+    def counting_sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        real_sleep(seconds)
+
+    monkeypatch.setattr(database.time, "sleep", counting_sleep)
+    # The holder lets go after ten fast windows, counted in the waiter's own pauses (no
+    # wall-clock assertion: a slow machine only makes the wait longer).
+    released = threading.Event()
+
+    def release_later() -> None:
+        while sum(sleeps) < database.WRITE_LOCK_FAST_WINDOW * 10:
+            real_sleep(0.001)
+        holder.driver_connection.execute("COMMIT")
+        released.set()
+
+    releaser = threading.Thread(target=release_later)
+    releaser.start()
+    try:
+        from sqlalchemy.orm import Session
+
+        with Session(engine) as session:
+            begin_write(session)
+            assert released.is_set()
+            session.execute(
+                text("INSERT INTO login_throttles (phone, failures) VALUES ('13700000010', 1)")
+            )
+            session.commit()
+    finally:
+        releaser.join()
+        holder.close()
+    with engine.connect() as conn:
+        assert conn.execute(
+            text("SELECT failures FROM login_throttles WHERE phone = '13700000010'")
+        ).scalar() == 1
+    engine.dispose()
+    assert sleeps[0] == database.WRITE_LOCK_SHORT
+    assert max(sleeps) == database.WRITE_LOCK_LONGEST
+    # Past the window the pauses are the longest: far fewer tries than 0.05 ms apart.
+    assert len(sleeps) < (database.WRITE_LOCK_FAST_WINDOW * 10) / database.WRITE_LOCK_SHORT / 2
+
+
 def test_insert_now_stores_the_row_with_its_defaults_and_keeps_the_object_loaded(
     app, make_event, make_volunteer
 ):

@@ -168,17 +168,22 @@ def _configure_sqlite(engine: Engine, busy_timeout: int) -> None:
             connection.exec_driver_sql(f"BEGIN {mode}".strip())
 
 
-#: How long a writer waiting for SQLite's write lock sleeps between tries: from the first
-#: pause up to the longest, doubling.
-WRITE_LOCK_PAUSES = (0.0001, 0.0008)
+#: How a writer waits for SQLite's write lock: a try every `SHORT` seconds for the first
+#: `FAST_WINDOW` seconds (a hot path holds the lock 1–3 ms, so most waits end there, and a
+#: waiter that tries often gets it within ~0.05 ms of its release), then pauses doubling up
+#: to `LONGEST`, so that a long wait (an import, a rebuild) costs a few hundred tries a
+#: second, not twenty thousand.
+WRITE_LOCK_SHORT = 0.00005
+WRITE_LOCK_FAST_WINDOW = 0.005
+WRITE_LOCK_LONGEST = 0.0008
 
 
 def _begin_immediate(connection: Connection, busy_timeout: float) -> None:
     """BEGIN IMMEDIATE, waiting up to `busy_timeout` seconds for the write lock in short
-    pauses (0.1–0.8 ms) instead of SQLite's own busy handler, which sleeps 1, 2, 5, 10,
-    15 … ms between tries: a writer that waits for one a few milliseconds long would
-    often sleep past the moment it is free, while the other worker takes it again, and
-    two workers would write little faster than one. The first try is sent like any
+    pauses (see WRITE_LOCK_SHORT) instead of SQLite's own busy handler, which sleeps 1, 2,
+    5, 10, 15 … ms between tries: a writer that waits for one a few milliseconds long
+    would often sleep past the moment it is free, while the other worker takes it again,
+    and two workers would write little faster than one. The first try is sent like any
     statement; the connection's own busy timeout is off meanwhile and restored after."""
     raw = connection.connection.dbapi_connection
     assert raw is not None
@@ -190,9 +195,10 @@ def _begin_immediate(connection: Connection, busy_timeout: float) -> None:
         except OperationalError as error:
             if not _is_busy(error.orig):
                 raise
-        deadline = time.monotonic() + busy_timeout
-        pause, longest = WRITE_LOCK_PAUSES
-        while time.monotonic() < deadline:
+        started = time.monotonic()
+        fast_until, deadline = started + WRITE_LOCK_FAST_WINDOW, started + busy_timeout
+        pause = WRITE_LOCK_SHORT
+        while (now := time.monotonic()) < deadline:
             time.sleep(pause)
             try:
                 raw.execute("BEGIN IMMEDIATE")
@@ -200,7 +206,8 @@ def _begin_immediate(connection: Connection, busy_timeout: float) -> None:
             except sqlite3.OperationalError as error:
                 if not _is_busy(error):
                     raise
-            pause = min(pause * 2, longest)
+            if now >= fast_until:
+                pause = min(pause * 2, WRITE_LOCK_LONGEST)
         # Still locked at the deadline: the last try fails as any statement does (a busy
         # database: 503), or gets the lock after all.
         connection.exec_driver_sql("BEGIN IMMEDIATE")
