@@ -117,9 +117,12 @@ def test_a_writer_waiting_past_the_fast_window_gets_the_lock_once_free_and_slows
         releaser.join()
         holder.close()
     with engine.connect() as conn:
-        assert conn.execute(
-            text("SELECT failures FROM login_throttles WHERE phone = '13700000010'")
-        ).scalar() == 1
+        assert (
+            conn.execute(
+                text("SELECT failures FROM login_throttles WHERE phone = '13700000010'")
+            ).scalar()
+            == 1
+        )
     engine.dispose()
     assert sleeps[0] == database.WRITE_LOCK_SHORT
     assert max(sleeps) == database.WRITE_LOCK_LONGEST
