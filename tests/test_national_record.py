@@ -39,6 +39,7 @@ from volunteer_app.models import (
 )
 from volunteer_app.services import (
     ServiceError,
+    certificate_pdf,
     certificates,
     exchange,
     external_hours,
@@ -559,7 +560,7 @@ def test_the_certificate_embeds_its_cjk_font_and_states_the_issuer(app, approved
     volunteer, _record = approved
     start, end = _range()
     issued = certificates.issue(volunteer, start, end, today=local_today())
-    pdf = certificates.render_pdf(issued, "http://localhost/verify/x")
+    pdf = certificate_pdf.render_pdf(issued, "http://localhost/verify/x")
     path = tmp_path / "certificate.pdf"
     path.write_bytes(pdf)
     listing = subprocess.run(

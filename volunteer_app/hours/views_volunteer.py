@@ -34,6 +34,7 @@ from ..permissions import get_row
 from ..query import arg_page
 from ..services import (
     ServiceError,
+    certificate_pdf,
     certificates,
     external_hours,
 )
@@ -139,7 +140,7 @@ def certificate():
     except ServiceError as error:
         refuse(error)
         return redirect(url_for("hours.mine", _anchor="certificate"))
-    pdf = certificates.render_pdf(
+    pdf = certificate_pdf.render_pdf(
         issued, url_for("hours.verify", number=issued.number, _external=True)
     )
     return Response(

@@ -31,7 +31,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import io
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -43,7 +42,7 @@ from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, or_, select
 
-from ..catalog import CATEGORIES, ID_TYPES
+from ..catalog import ID_TYPES
 from ..extensions import db
 from ..models import (
     CertificateIssue,
@@ -54,8 +53,7 @@ from ..models import (
     VolunteerProfile,
 )
 from ..timeutil import from_local
-from . import ServiceError, audit, identifiers, pdf_fonts
-from .text import strip_forbidden
+from . import ServiceError, audit, identifiers
 
 #: Who records and certifies (记录单位 / 出具单位).
 ISSUER = "即墨区文明办 志愿先行平台"
@@ -377,165 +375,3 @@ def verify(number: str, *, today: date) -> Verified | None:
         issuer=current_app.config.get("CERTIFICATE_ISSUER") or ISSUER,
         issued_on=parsed.issued_on,
     )
-
-
-# ---------------------------------------------------------------- the PDF
-
-#: reportlab's built-in CJK font, used only when no TrueType CJK font is installed.
-FONT = pdf_fonts.FALLBACK
-
-
-def _cn_date(day: date) -> str:
-    return f"{day.year}年{day.month}月{day.day}日"
-
-
-def _register_font() -> str:
-    """The font to set the certificate in: an embedded TrueType CJK font (pdf_fonts)."""
-    return pdf_fonts.cjk_font()
-
-
-def _qr(data: str, size: float):
-    from reportlab.graphics.barcode.qr import QrCodeWidget
-    from reportlab.graphics.shapes import Drawing
-
-    widget = QrCodeWidget(data, barLevel="M")
-    x0, y0, x1, y1 = widget.getBounds()
-    drawing = Drawing(size, size, transform=[size / (x1 - x0), 0, 0, size / (y1 - y0), 0, 0])
-    drawing.add(widget)
-    return drawing
-
-
-#: Characters the built-in font has no glyph for, and the ones it shows instead: the middle
-#: dot of names such as 阿卜杜·热合曼 (U+00B7) has a glyph only as U+30FB.
-_GLYPH_SUBSTITUTES = str.maketrans({"\u00b7": "\u30fb", "\u2022": "\u30fb", "\u2027": "\u30fb"})
-
-
-def _escape(text: str) -> str:
-    text = strip_forbidden(text or "").translate(_GLYPH_SUBSTITUTES)
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def render_pdf(certificate: Certificate, verify_url: str) -> bytes:
-    """The certificate as one A4 page, in the fields of 办法 Art 15: identity (name, ID
-    type and masked number, national volunteer number), service (hours, content, period),
-    issuer (unit, person in charge, handler, contact), number and date; the Chinese text
-    in an embedded TrueType CJK font (pdf_fonts), and a QR code for the verification
-    page."""
-    from reportlab.lib import colors
-    from reportlab.lib.enums import TA_CENTER, TA_RIGHT
-    from reportlab.lib.pagesizes import A4
-    from reportlab.lib.styles import ParagraphStyle
-    from reportlab.lib.units import mm
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
-
-    font = _register_font()
-    base = ParagraphStyle("cn", fontName=font, fontSize=12, leading=19, wordWrap="CJK")
-    title = ParagraphStyle("title", parent=base, fontSize=28, leading=34, alignment=TA_CENTER)
-    right = ParagraphStyle("right", parent=base, fontSize=9.5, leading=13, alignment=TA_RIGHT)
-    body = ParagraphStyle("body", parent=base, fontSize=14, leading=25, firstLineIndent=28)
-    small = ParagraphStyle("small", parent=base, fontSize=8.5, leading=12, textColor=colors.grey)
-    cell = ParagraphStyle("cell", parent=base, fontSize=10.5, leading=13)
-    caption = ParagraphStyle("caption", parent=small, alignment=TA_CENTER)
-    grey = colors.HexColor("#adb5bd")
-
-    c = certificate
-    s = c.summary
-    with force_locale("zh"):
-        categories = [(str(CATEGORIES.get(code, code)), m) for code, m in s.categories]
-    story = [
-        Paragraph("志愿服务证明", title),
-        Spacer(1, 3 * mm),
-        Paragraph(f"证明编号：{c.display_number}", right),
-        Spacer(1, 5 * mm),
-        Paragraph(
-            f"兹证明 {_escape(c.real_name)}（{_escape(c.id_type or '证件')}："
-            f"{_escape(c.id_masked)}"
-            + (f"，志愿者统一编号：{_escape(c.national_number)}" if c.national_number else "")
-            + f"）于 {_cn_date(c.start)} 至 {_cn_date(c.end)} 期间参加志愿服务 "
-            f"{s.sessions} 次，累计志愿服务时间 {c.hours} 小时。"
-            f"以上记录经{PLATFORM}记录并审核。",
-            body,
-        ),
-        Paragraph("特此证明。", body),
-        Spacer(1, 4 * mm),
-    ]
-
-    def table(head: str, rows: list[tuple[str, int]]) -> Table:
-        data = [[Paragraph(head, cell), Paragraph("服务时间（小时）", cell)]]
-        data += [[Paragraph(_escape(k), cell), hours_text(m)] for k, m in rows]
-        t = Table(data, colWidths=[120 * mm, 40 * mm])
-        t.setStyle(
-            TableStyle(
-                [
-                    ("FONT", (0, 0), (-1, -1), font, 10.5),
-                    ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#f1f3f5")),
-                    ("GRID", (0, 0), (-1, -1), 0.5, grey),
-                    ("ALIGN", (1, 1), (1, -1), "RIGHT"),
-                    ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-                    ("TOPPADDING", (0, 0), (-1, -1), 2),
-                    ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
-                ]
-            )
-        )
-        return t
-
-    story += [
-        table("服务类别", categories),
-        Spacer(1, 3 * mm),
-        table("主要服务活动", [(name or "其他活动", m) for name, m in s.activities]),
-        Spacer(1, 6 * mm),
-    ]
-    facts = []
-    if s.organisations:
-        facts.append(Paragraph(f"主要服务组织：{_escape('、'.join(s.organisations))}", base))
-    facts += [
-        Paragraph(f"出具单位：{_escape(c.issuer)}", base),
-        Paragraph(f"负责人：{_escape(c.head or '—')}　经办人：{_escape(c.handler or '—')}", base),
-        Paragraph(f"联系电话：{_escape(c.contact or '—')}", base),
-        Paragraph(f"出具日期：{_cn_date(c.issued_on)}", base),
-    ]
-    qr = [_qr(verify_url, 30 * mm), Paragraph("扫码核验", caption)]
-    bottom = Table([[facts, qr]], colWidths=[124 * mm, 36 * mm])
-    bottom.setStyle(
-        TableStyle(
-            [
-                ("VALIGN", (0, 0), (-1, -1), "BOTTOM"),
-                ("ALIGN", (1, 0), (1, 0), "CENTER"),
-                ("LEFTPADDING", (0, 0), (0, 0), 0),
-            ]
-        )
-    )
-    story += [
-        bottom,
-        Spacer(1, 5 * mm),
-        Paragraph(
-            f"核验网址：{_escape(verify_url)}<br/>"
-            "核验页面仅显示证明编号、部分隐去的姓名、服务时间、出具单位和出具日期。"
-            "本证明依据《志愿服务记录与证明出具办法》出具；服务时间为出具之日已审核通过的"
-            "志愿服务记录合计（含更正），不含培训时间。",
-            small,
-        ),
-    ]
-
-    buffer = io.BytesIO()
-    doc = SimpleDocTemplate(
-        buffer,
-        pagesize=A4,
-        leftMargin=25 * mm,
-        rightMargin=25 * mm,
-        topMargin=22 * mm,
-        bottomMargin=18 * mm,
-        title=f"志愿服务证明 {c.display_number}",
-        author=c.issuer,
-        creator=c.issuer,
-    )
-
-    def frame(canvas, _doc) -> None:
-        canvas.saveState()
-        canvas.setStrokeColor(colors.HexColor("#962d22"))
-        canvas.setLineWidth(1.5)
-        canvas.rect(15 * mm, 12 * mm, A4[0] - 30 * mm, A4[1] - 24 * mm)
-        canvas.restoreState()
-
-    doc.build(story, onFirstPage=frame, onLaterPages=frame)
-    return buffer.getvalue()

@@ -1,9 +1,12 @@
-"""The CJK font embedded in PDFs (the certificate), so that a viewer without Chinese fonts
-shows it right. reportlab embeds TrueType outlines only (a subset of the glyphs used), so
-the font is a TrueType file: CERTIFICATE_FONT when set, else the first installed of the
-Debian fonts below (`apt-get install fonts-wqy-microhei` is the one the project installs).
-Without any, the certificate falls back to reportlab's built-in STSong-Light, which is not
-embedded (the viewer must have a Chinese font), and a warning is logged."""
+"""The CJK font embedded in our PDFs (the certificate, the event posters), so that a viewer
+without Chinese fonts shows it right, and what every one of them needs beside it: text made
+ready for reportlab's paragraphs, and a QR code drawing.
+
+reportlab embeds TrueType outlines only (a subset of the glyphs used), so the font is a
+TrueType file: CERTIFICATE_FONT when set, else the first installed of the Debian fonts
+below (`apt-get install fonts-wqy-microhei` is the one the project installs). Without any,
+the certificate falls back to reportlab's built-in STSong-Light, which is not embedded
+(the viewer must have a Chinese font), and a warning is logged."""
 
 from __future__ import annotations
 
@@ -12,6 +15,8 @@ import zlib
 from pathlib import Path
 
 from flask import current_app
+
+from .text import strip_forbidden
 
 log = logging.getLogger(__name__)
 
@@ -82,3 +87,27 @@ def cjk_font() -> str:
 def embeds() -> bool:
     """Whether certificates embed their CJK font."""
     return cjk_font() != FALLBACK
+
+
+#: Characters the built-in font has no glyph for, and the ones it shows instead: the middle
+#: dot of names such as 阿卜杜·热合曼 (U+00B7) has a glyph only as U+30FB.
+_GLYPH_SUBSTITUTES = str.maketrans({"\u00b7": "\u30fb", "\u2022": "\u30fb", "\u2027": "\u30fb"})
+
+
+def paragraph_text(text: str | None) -> str:
+    """Text for a reportlab Paragraph (which reads markup): forbidden characters dropped,
+    glyphs the fallback font lacks substituted, &, < and > escaped."""
+    text = strip_forbidden(text or "").translate(_GLYPH_SUBSTITUTES)
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def qr_drawing(data: str, size: float):
+    """A QR code of `data` as a reportlab drawing `size` points square (error level M)."""
+    from reportlab.graphics.barcode.qr import QrCodeWidget
+    from reportlab.graphics.shapes import Drawing
+
+    widget = QrCodeWidget(data, barLevel="M")
+    x0, y0, x1, y1 = widget.getBounds()
+    drawing = Drawing(size, size, transform=[size / (x1 - x0), 0, 0, size / (y1 - y0), 0, 0])
+    drawing.add(widget)
+    return drawing

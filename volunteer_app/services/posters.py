@@ -9,9 +9,8 @@ from pathlib import Path
 
 import qrcode
 
-from .certificates import _escape, _qr, _register_font
+from . import pdf_fonts
 
-FONT = "STSong-Light"
 #: Poster sizes in millimetres: a printable A4 sheet and a phone-screen portrait.
 SIZES = {"a4": (210.0, 297.0), "phone": (90.0, 160.0)}
 #: CJK fonts a server may have for the PNG's text; without one the PNG is the code alone.
@@ -41,7 +40,7 @@ def pdf(text: PosterText, url: str, size: str = "a4") -> bytes:
 
     width, height = SIZES.get(size, SIZES["a4"])
     scale = width / 210.0
-    font = _register_font()
+    font = pdf_fonts.cjk_font()
     base = ParagraphStyle(
         "cn",
         fontName=font,
@@ -67,18 +66,18 @@ def pdf(text: PosterText, url: str, size: str = "a4") -> bytes:
         bottomMargin=margin,
         title=text.title,
     )
-    code = _qr(url, min(width * 0.7, 140) * mm)
+    code = pdf_fonts.qr_drawing(url, min(width * 0.7, 140) * mm)
     code.hAlign = "CENTER"
     story = [
-        Paragraph(_escape(text.title), title),
-        Paragraph(_escape(text.when), base),
-        Paragraph(_escape(text.place), base),
+        Paragraph(pdf_fonts.paragraph_text(text.title), title),
+        Paragraph(pdf_fonts.paragraph_text(text.when), base),
+        Paragraph(pdf_fonts.paragraph_text(text.place), base),
         Spacer(1, 4 * mm * scale),
         code,
-        Paragraph(_escape(text.call_to_action), base),
+        Paragraph(pdf_fonts.paragraph_text(text.call_to_action), base),
         Spacer(1, 3 * mm * scale),
-        Paragraph(_escape(text.host), small),
-        Paragraph(_escape(url), small),
+        Paragraph(pdf_fonts.paragraph_text(text.host), small),
+        Paragraph(pdf_fonts.paragraph_text(url), small),
     ]
     doc.build(story)
     return buffer.getvalue()
