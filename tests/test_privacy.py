@@ -17,8 +17,11 @@ from volunteer_app.models import (
     AffiliationHistory,
     Attendance,
     AuditLog,
+    CertificateIssue,
     Channel,
     CorrectionRequest,
+    DeviceKey,
+    ExternalRecord,
     LoginThrottle,
     MembershipStatus,
     Notification,
@@ -143,6 +146,22 @@ def everything(app, tree, make_volunteer, make_event, make_user):
             ),
             SmsCode(phone=volunteer.phone, purpose="register", expires_at=now),
             LoginThrottle(phone=volunteer.phone, failures=1),
+            CertificateIssue(
+                number="JM4K7QM3XD",
+                user_id=uid,
+                start=local_today() - timedelta(days=30),
+                end=local_today(),
+                issued_on=local_today(),
+                minutes=180,
+            ),
+            ExternalRecord(
+                user_id=uid,
+                service_date=local_today() - timedelta(days=400),
+                minutes=90,
+                organisation="城阳区志愿者协会",
+                activity="海滩清洁",
+            ),
+            DeviceKey(user_id=uid, secret_encrypted="gAAAA-the-phone-secret"),
         ]
     )
     db.session.flush()
@@ -172,6 +191,28 @@ def test_the_download_holds_every_row_that_references_the_volunteer(everything):
     assert data["profile"]["id_number"] == volunteers.id_number_of(
         db.session.get(VolunteerProfile, volunteer.id)
     )
+
+
+def test_the_download_lists_certificates_national_hours_and_phones_but_never_a_phone_secret(
+    everything,
+):
+    """PIPL Art 45: the certificates issued, the hours imported from the national system and
+    the phones given a code key are the volunteer's data too; the key itself is a secret."""
+    volunteer, _shift, _other = everything
+    data = volunteers.export_data(volunteer)
+    assert data["certificates"] == [
+        {
+            "certificate_number": "JM-4K7Q-M3XD",
+            "from": (local_today() - timedelta(days=30)).isoformat(),
+            "to": local_today().isoformat(),
+            "hours_value": 3.0,
+            "issued_on": local_today().isoformat(),
+        }
+    ]
+    assert data["external_hours"][0]["organisation"] == "城阳区志愿者协会"
+    assert data["external_hours"][0]["hours_value"] == 1.5
+    assert data["phone_codes"][0]["revoked_at"] is None
+    assert "the-phone-secret" not in json.dumps(data, ensure_ascii=False, default=str)
 
 
 def test_the_download_speaks_chinese_every_key_and_coded_value(everything, client):

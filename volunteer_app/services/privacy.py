@@ -20,7 +20,10 @@ from ..models import (
     AffiliationHistory,
     Attendance,
     AuditLog,
+    CertificateIssue,
     CorrectionRequest,
+    DeviceKey,
+    ExternalRecord,
     LoginThrottle,
     MembershipStatus,
     Notification,
@@ -41,6 +44,7 @@ from ..models import (
 )
 from ..timeutil import to_local
 from . import audit
+from .certificates import display_number
 
 
 @dataclass(frozen=True)
@@ -88,12 +92,9 @@ HELD: dict[tuple[str, str], Held] = {
     ("training_records", "created_by_id"): Held(None, "kept", "who entered a training"),
     ("correction_requests", "answered_by_id"): Held(None, "kept", "who answered a request"),
     ("volunteer_cards", "issued_by_id"): Held(None, "kept", "who issued a card"),
-    # Added by the record chain, the offline codes and the account merge; not yet listed in
-    # the download (a follow-up): the certificates issued, the phone-code keys (secrets, never
-    # shown) and the hours imported from the national system.
-    ("certificate_issues", "user_id"): Held(None, "kept", "certificates issued: verifiable"),
-    ("device_keys", "user_id"): Held(None, "kept", "phone-code keys: secrets, never shown"),
-    ("external_records", "user_id"): Held(None, "kept", "hours imported from the national system"),
+    ("certificate_issues", "user_id"): Held("certificates", "kept", "certificates stay verifiable"),
+    ("device_keys", "user_id"): Held("phone_codes", "deleted", "the secret is never shown"),
+    ("external_records", "user_id"): Held("external_hours", "kept", "the national system's"),
     ("users", "merged_into_id"): Held(None, "kept", "the account this one was merged into"),
     ("device_keys", "revoked_by_id"): Held(None, "kept", "who switched a phone code off"),
     ("exchange_batches", "created_by_id"): Held(None, "kept", "who made an exchange batch"),
@@ -123,6 +124,9 @@ LABELS: dict[str, object] = {
     "lead_shifts": _l("Shifts you lead"),
     "activity": _l("Activity log"),
     "temporary": _l("Uploads waiting for confirmation"),
+    "certificates": _l("Service certificates issued"),
+    "external_hours": _l("Hours from the national volunteer system"),
+    "phone_codes": _l("Phones that show your code without a network"),
     # fields
     "phone": _l("Mobile number"),
     "email": _l("E-mail"),
@@ -155,6 +159,9 @@ LABELS: dict[str, object] = {
     "sensitive_consented_at": _l("Consent to sensitive data"),
     "guardian_consented_at": _l("Guardian's consent"),
     "approved_minutes": _l("Approved minutes"),
+    "national_number": _l("National volunteer number"),
+    "certificate_number": _l("Certificate number"),
+    "issued_on": _l("Issue date"),
     "from": _l("From"),
     "to": _l("To"),
     "team": _l("Team"),
@@ -319,6 +326,7 @@ def export_data(user: User) -> dict:
             "availability": profile.availability,
             "emergency_contact": {"name": profile.emergency_name, "phone": profile.emergency_phone},
             "guardian": {"name": profile.guardian_name, "phone": profile.guardian_phone},
+            "national_number": profile.national_number,
             "approved_minutes": profile.approved_minutes,
         }
         data["consent"] = [
@@ -442,6 +450,31 @@ def export_data(user: User) -> dict:
         {"at": _t(row.at), "action": row.action, "ip": row.ip, "success": row.success}
         for row in _rows(AuditLog, AuditLog.actor_id, uid, AuditLog.id)
     ]
+    data["certificates"] = [
+        {
+            "certificate_number": display_number(c.number),
+            "from": _t(c.start),
+            "to": _t(c.end),
+            "hours_value": round(c.minutes / 60, 2),
+            "issued_on": _t(c.issued_on),
+        }
+        for c in _rows(CertificateIssue, CertificateIssue.user_id, uid, CertificateIssue.created_at)
+    ]
+    data["external_hours"] = [
+        {
+            "service_date": _t(r.service_date),
+            "activity_name": r.activity,
+            "organisation": r.organisation,
+            "hours_value": round(r.minutes / 60, 2),
+            "created_at": _t(r.created_at),
+        }
+        for r in _rows(ExternalRecord, ExternalRecord.user_id, uid, ExternalRecord.id)
+    ]
+    # When each phone was given its code key and switched off; never the key itself.
+    data["phone_codes"] = [
+        {"created_at": _t(k.created_at), "revoked_at": _t(k.revoked_at)}
+        for k in _rows(DeviceKey, DeviceKey.user_id, uid, DeviceKey.id)
+    ]
     data["temporary"] = [
         {"kind": item.kind, "created_at": _t(item.created_at), "expires_at": _t(item.expires_at)}
         for item in _rows(TempItem, TempItem.user_id, uid, TempItem.created_at)
@@ -468,7 +501,8 @@ _PROFILE_ERASED = (
 
 def delete_account(user: User, *, now: datetime, ip: str | None = None) -> None:
     """Erase every personal field, cancel future sign-ups (the waitlist moves up), drop the
-    rows that exist only for the person (messages, grants, cards, codes), close the account.
+    rows that exist only for the person (messages, grants, cards, phone-code keys, codes),
+    close the account.
     Kept, anonymised: the ledger and what it rests on (sign-ups, attendance, scans), the
     attribution tallies use (community, branch, political status) and the audit log."""
     from ..signups import ACTIVE, cancel
@@ -501,6 +535,7 @@ def delete_account(user: User, *, now: datetime, ip: str | None = None) -> None:
         (AffiliationHistory, AffiliationHistory.user_id),
         (RoleGrant, RoleGrant.user_id),
         (VolunteerCard, VolunteerCard.user_id),
+        (DeviceKey, DeviceKey.user_id),
         (ShiftLead, ShiftLead.user_id),
         (TempItem, TempItem.user_id),
     ):
