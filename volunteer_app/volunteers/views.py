@@ -27,7 +27,7 @@ from ..models import (
 )
 from ..services import ServiceError, audit, teams, volunteers
 from ..services.passwords import verify_password
-from ..services.privacy import labelled
+from ..services.privacy_labels import labelled
 from ..timeutil import local_today, utcnow
 from ..web import refuse
 from .blueprint import bp
