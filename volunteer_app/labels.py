@@ -159,95 +159,14 @@ def register(app: Flask) -> None:
 
 # ---------------------------------------------------------------- "my data" on screen
 
-DATA_KEYS = {
-    "account": _l("Account"),
-    "phone": _l("Mobile number"),
-    "created_at": _l("Registered on"),
-    "last_login_at": _l("Last login"),
-    "language": _l("Language"),
-    "large_text": _l("Large text"),
-    "roles": _l("Roles"),
-    "role": _l("Role"),
-    "unit": _l("Unit"),
-    "profile": _l("Volunteer profile"),
-    "real_name": _l("Real name"),
-    "id_type": _l("ID type"),
-    "id_number": _l("ID number"),
-    "gender": _l("Gender"),
-    "birth_date": _l("Birth date"),
-    "community": _l("Residence community"),
-    "political_status": _l("Political status"),
-    "party_branch": _l("Party branch"),
-    "skills": _l("Skills"),
-    "service_categories": _l("Service categories"),
-    "availability": _l("Availability"),
-    "emergency_contact": _l("Emergency contact"),
-    "name": _l("Name"),
-    "guardian": _l("Guardian"),
-    "consented_at": _l("Consent given on"),
-    "privacy_notice_version": _l("Privacy notice version"),
-    "affiliation_history": _l("Community and branch history"),
-    "from": _l("From"),
-    "to": _l("To"),
-    "teams": _l("Volunteer teams"),
-    "team": _l("Team"),
-    "status": _l("Status"),
-    "requested_at": _l("Requested on"),
-}
 
-
-def _code_labels() -> dict[str, dict]:
-    from .catalog import (
-        AVAILABILITY,
-        CATEGORIES,
-        ID_TYPES,
-        POLITICAL_STATUS,
-        ROLE_LABELS,
-        SKILLS,
-    )
-
-    return {
-        "gender": {"male": _l("Male"), "female": _l("Female")},
-        "id_type": {k.value: v for k, v in ID_TYPES.items()},
-        "political_status": {k.value: v for k, v in POLITICAL_STATUS.items()},
-        "role": ROLE_LABELS,
-        "skills": SKILLS,
-        "service_categories": CATEGORIES,
-        "availability": AVAILABILITY,
-        "language": {"zh": "中文", "en": "English"},
-        "status": {
-            "pending": _l("Waiting for approval"),
-            "approved": _l("Member"),
-            "declined": _l("Declined"),
-            "left": _l("Left"),
-        },
-    }
-
-
-def readable_data(data: object, key: str = "", codes: dict | None = None) -> object:
-    """The data download for the screen: keys and codes in words, the ID number masked,
-    times as local date and time. The JSON download stays complete and machine-readable."""
-    from datetime import datetime
-
-    from .services.idnumbers import mask
-    from .timeutil import to_local
-
-    codes = codes if codes is not None else _code_labels()
+def readable_data(data: object) -> object:
+    """The data download for the screen, already in words (services.privacy_labels) and
+    its ID number masked by the view: an empty field shows as "—"."""
     if isinstance(data, dict):
-        return {str(DATA_KEYS.get(k, k)): readable_data(v, k, codes) for k, v in data.items()}
+        return {k: readable_data(v) for k, v in data.items()}
     if isinstance(data, list):
-        return [readable_data(v, key, codes) for v in data]
+        return [readable_data(v) for v in data]
     if data is None or data == "":
         return "—"
-    if isinstance(data, bool):
-        return str(_l("Yes") if data else _l("No"))
-    if key == "id_number":
-        return mask(str(data))
-    if key in codes:
-        return str(codes[key].get(data, data))
-    if key.endswith("_at") and isinstance(data, str):
-        try:
-            return to_local(datetime.fromisoformat(data)).strftime("%Y-%m-%d %H:%M")
-        except ValueError:
-            return data
     return data
