@@ -410,6 +410,25 @@ def test_decode_refuses_what_is_not_an_image(scene):
     assert response.get_json()["error"]["code"] == "bad_image"
 
 
+def test_decode_refuses_a_frame_of_too_many_pixels_before_decoding_it(scene, recwarn):
+    """A 50-megapixel image (a few KB as PNG: a decompression bomb; a phone frame is
+    under 13) is refused as unreadable, not decoded into the worker's memory."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("1", (7100, 7100)).save(buffer, format="PNG")
+    assert len(buffer.getvalue()) < 2 * 1024 * 1024
+    response = scene.client.post(
+        "/api/v1/decode",
+        data=buffer.getvalue(),
+        content_type="image/png",
+        headers={"X-CSRFToken": scene.csrf},
+    )
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "bad_image"
+    assert not [w for w in recwarn if w.category is Image.DecompressionBombWarning]
+
+
 def test_decode_is_only_for_leads_and_organisers(scene, login_as):
     client, _volunteer = login_as(None)
     response = client.post(
