@@ -24,7 +24,7 @@ from volunteer_app.models import (
     User,
     VolunteerProfile,
 )
-from volunteer_app.services import ServiceError, duplicates, pii, volunteers
+from volunteer_app.services import ServiceError, account_merge, pii, volunteers
 from volunteer_app.tallies import verify_tallies
 from volunteer_app.timeutil import local_today
 
@@ -156,7 +156,7 @@ def test_merge_moves_signups_attendance_ledger_consent_and_audit_and_tallies_sti
         )
         == 0
     )
-    entry = db.session.scalar(select(AuditLog).where(AuditLog.action == duplicates.AUDIT_ACTION))
+    entry = db.session.scalar(select(AuditLog).where(AuditLog.action == account_merge.AUDIT_ACTION))
     assert entry.object_id == str(first.id) and entry.detail["closed"] == second.id
     assert entry.detail["moved"]["service_records.user_id"] == 2
     assert len(entry.detail["audit_rows"]) >= audit_before
@@ -225,7 +225,7 @@ def test_both_attended_one_shift_is_always_refused(runner, pair, make_event):
 
 def test_every_column_pointing_at_an_account_is_moved_by_a_merge():
     """A new table with a user column is covered by the merge, or this test names it."""
-    handled = {f"{table.name}.{column}" for table, column in duplicates._user_columns()}
+    handled = {f"{table.name}.{column}" for table, column in account_merge._user_columns()}
     assert "service_records.user_id" in handled and "audit_logs.actor_id" in handled
     assert "volunteer_profiles.user_id" not in handled
 

@@ -8,7 +8,7 @@ from flask.cli import AppGroup
 
 from .extensions import db
 from .models import Role, User
-from .services import ServiceError, accounts, duplicates
+from .services import ServiceError, account_merge, accounts, duplicates
 from .services.database import begin_write
 from .timeutil import to_local, utcnow
 
@@ -60,7 +60,7 @@ def merge_command(keep_id: int, close_id: int, by_phone: str, cancel_clashes: bo
     if keep is None or close is None:
         raise click.ClickException(f"no account {keep_id if keep is None else close_id}")
     try:
-        report = duplicates.merge(
+        report = account_merge.merge(
             keep, close, actor=admin, now=utcnow(), cancel_clashes=cancel_clashes
         )
     except ServiceError as error:
