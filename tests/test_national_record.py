@@ -42,6 +42,7 @@ from volunteer_app.services import (
     certificate_pdf,
     certificates,
     exchange,
+    exchange_file,
     external_hours,
     holidays,
     national_numbers,
@@ -299,9 +300,9 @@ def test_the_export_carries_the_fields_of_the_measures_with_the_full_id_number(
         people["recorder"], tree.town_a, start, end, today=local_today(), now=utcnow()
     )
     db.session.commit()
-    tables = exchange.batch_tables(batch)
+    tables = exchange_file.batch_tables(batch)
     headers, rows = tables["records"]
-    assert headers == [h for _f, h in exchange.sheet("records").columns]
+    assert headers == [h for _f, h in exchange_file.sheet("records").columns]
     assert {"姓名", "证件号码", "活动名称", "服务日期", "服务地点", "服务内容"} <= set(headers)
     assert {"服务时间（小时）", "活动组织单位", "活动负责人", "志愿者统一编号"} <= set(headers)
     row = dict(zip(headers, rows[0], strict=True))
@@ -378,7 +379,7 @@ def test_a_correction_after_export_is_flagged_and_the_next_batch_re_enters_it(
     )
     db.session.commit()
     assert (second.records, second.corrected) == (1, 1)
-    headers, rows = exchange.batch_tables(second)["records"]
+    headers, rows = exchange_file.batch_tables(second)["records"]
     row = dict(zip(headers, rows[0], strict=True))
     assert row["报送类型"] == "更正" and row["服务时间（小时）"] == "2.5"
     assert exchange.to_re_enter(tree.town_a) == []
@@ -397,12 +398,12 @@ def test_the_export_files_are_formula_safe(app, approved, people, tree):
         people["recorder"], tree.town_a, start, end, today=local_today(), now=utcnow()
     )
     db.session.commit()
-    data, _mimetype, _name = exchange.render(people["recorder"], batch, "csv", "records")
-    rows = exchange.read_csv(data)
+    data, _mimetype, _name = exchange_file.render(people["recorder"], batch, "csv", "records")
+    rows = exchange_file.read_csv(data)
     cells = dict(zip(rows[0], rows[1], strict=True))
     assert cells["活动名称"].startswith("'=") and cells["服务地点"] == "'+1"
-    data, _mimetype, _name = exchange.render(people["recorder"], batch, "xlsx")
-    sheet = load_workbook(io.BytesIO(data))[exchange.sheet("records").title]
+    data, _mimetype, _name = exchange_file.render(people["recorder"], batch, "xlsx")
+    sheet = load_workbook(io.BytesIO(data))[exchange_file.sheet("records").title]
     values = [c.value for c in sheet[2]]
     assert '\'=HYPERLINK("http://x","y")' in values
     assert all(c.data_type != "f" for c in sheet[2])
@@ -440,10 +441,10 @@ def test_a_changed_header_in_the_mapping_file_needs_no_code(app):
         "volunteers": {"columns": [["name", "志愿者姓名"]]},
         "records": {"columns": [["hours", "时长"], ["name", "姓名"]]},
     }
-    parsed = exchange.parse_columns(raw)
+    parsed = exchange_file.parse_columns(raw)
     assert parsed[1].columns == [("hours", "时长"), ("name", "姓名")]
     with pytest.raises(ValueError, match="unknown field"):
-        exchange.parse_columns(
+        exchange_file.parse_columns(
             {"volunteers": {"columns": [["salary", "x"]]}, "records": raw["records"]}
         )
 

@@ -12,7 +12,7 @@ from datetime import timedelta
 from openpyxl import load_workbook
 from playwright.sync_api import expect
 
-from volunteer_app.services import exchange
+from volunteer_app.services import exchange_file
 from volunteer_app.timeutil import local_today
 
 from .conftest import assert_accessible, login
@@ -35,16 +35,16 @@ def test_the_town_organiser_exports_a_batch_and_opens_the_file(desktop_page, sho
         page.locator("[data-testid=download-xlsx]").first.click()
     assert download.value.suggested_filename.endswith(".xlsx")
     workbook = load_workbook(io.BytesIO(download.value.path().read_bytes()), read_only=True)
-    records = workbook[exchange.sheet("records").title]
+    records = workbook[exchange_file.sheet("records").title]
     rows = list(records.iter_rows(values_only=True))
     headers = list(rows[0])
-    assert headers == [h for _f, h in exchange.sheet("records").columns]
+    assert headers == [h for _f, h in exchange_file.sheet("records").columns]
     assert len(rows) > 1
     column = headers.index("证件号码")
     assert all(ID_NUMBER.match(str(row[column])) for row in rows[1:])  # full, not masked
-    people = workbook[exchange.sheet("volunteers").title]
+    people = workbook[exchange_file.sheet("volunteers").title]
     assert list(next(people.iter_rows(values_only=True))) == [
-        h for _f, h in exchange.sheet("volunteers").columns
+        h for _f, h in exchange_file.sheet("volunteers").columns
     ]
     # Everything in the range has been carried: nothing new to send.
     page.goto(f"/hours/exchange?start={start}")

@@ -17,7 +17,7 @@ from ..hooks import writes
 from ..models import ExchangeBatch, OrgUnit, Role
 from ..permissions import load_in_scope, role_required
 from ..query import arg_choice, arg_date, arg_id
-from ..services import ServiceError, exchange, external_hours, national_numbers
+from ..services import ServiceError, exchange, exchange_file, external_hours, national_numbers
 from ..timeutil import local_today, utcnow
 from ..web import refuse
 from .blueprint import bp
@@ -121,12 +121,12 @@ def create():
 @login_required
 @writes  # the download is audited: a GET that commits takes the write lock first
 def download(batch_id: int, fmt: str):
-    if not 0 < batch_id <= MAX_ID or fmt not in exchange.FORMATS:
+    if not 0 < batch_id <= MAX_ID or fmt not in exchange_file.FORMATS:
         abort(404)
     batch = load_in_scope(ExchangeBatch, batch_id, RECORDER, org_of=lambda b: b.scope)
-    part = arg_choice("part", list(exchange.FIELDS), "records")
+    part = arg_choice("part", list(exchange_file.FIELDS), "records")
     try:
-        data, mimetype, name = exchange.render(current_user, batch, fmt, part, ip=_ip())
+        data, mimetype, name = exchange_file.render(current_user, batch, fmt, part, ip=_ip())
     except ServiceError:
         db.session.rollback()
         abort(404)
