@@ -11,7 +11,7 @@ import pytest
 from concurrency import run_concurrently
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, event, select, update
+from sqlalchemy import delete, event, inspect, select, update
 
 from volunteer_app import hours, tallies
 from volunteer_app.extensions import db
@@ -433,6 +433,75 @@ def test_concurrent_approvals_of_one_volunteer_count_them_once_as_served(
     for period in (Period(202603, 202603, "month"), quarter_period(2026, 1), PERIODS[2]):
         got = tallies.figures("area", [tree.district.id], period)[tree.district.id]
         assert (got.volunteers, got.minutes) == (1, 360)
+
+
+def _people_key() -> dict | None:
+    return next(
+        (
+            i
+            for i in inspect(db.session.connection()).get_indexes("tally_people")
+            if i["name"] == "uq_tally_people_key"
+        ),
+        None,
+    )
+
+
+def test_a_rebuild_builds_tally_peoples_unique_key_again_and_a_failed_one_keeps_it(
+    app, tree, people, make_user, monkeypatch
+):
+    """The bulk rebuild loads tally_people without its unique key and builds it after the
+    load, in its own transaction: the key is there afterwards (approvals upsert on it), and
+    a rebuild that fails half-way leaves the key and the rows as they were."""
+    organiser = make_user(Role.ORGANISER, tree.district)
+    record = hours.add_manual(
+        organiser,
+        people[0],
+        host=tree.town_a,
+        activity="补录",
+        service_date=date(2026, 3, 2),
+        minutes=60,
+        place="",
+        content="",
+        category="env_sanitation",
+        reason="线下服务",
+        today=date(2026, 12, 31),
+    )
+    hours.decide(organiser, [record], True, now=utcnow())
+    db.session.commit()
+    rows = _tally_tables()
+    tallies.rebuild_tallies()
+    db.session.commit()
+    key = _people_key()
+    assert key is not None and key["unique"]
+    assert key["column_names"] == ["dim", "node_id", "month", "user_id", "political"]
+    assert _tally_tables() == rows
+
+    def broken(dim: str, dialect: str) -> None:
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr("volunteer_app.tallies.rebuild._rebuild_people", broken)
+    with pytest.raises(RuntimeError):
+        tallies.rebuild_tallies()
+    db.session.rollback()
+    assert _people_key() == key
+    assert _tally_tables() == rows
+    # An approval after both upserts on the key as before.
+    second = hours.add_manual(
+        organiser,
+        people[0],
+        host=tree.town_a,
+        activity="补录",
+        service_date=date(2026, 3, 3),
+        minutes=30,
+        place="",
+        content="",
+        category="env_sanitation",
+        reason="线下服务",
+        today=date(2026, 12, 31),
+    )
+    hours.decide(organiser, [second], True, now=utcnow())
+    db.session.commit()
+    assert tallies.verify_tallies() == []
 
 
 def test_a_registration_on_the_boundary_counts_in_one_period_only(app, tree, make_volunteer):

@@ -172,6 +172,9 @@ def _rebuild_people(dim: str, dialect: str) -> None:
     db.session.execute(text("DROP TABLE tally_scratch"))
 
 
+#: tally_people's unique key (the upserts of every approval rely on it).
+_PEOPLE_KEY = next(i for i in TallyPerson.__table__.indexes if i.name == "uq_tally_people_key")
+
 #: The served counters as tally_people has them (rebuild and verify).
 _SERVED_SELECT = (
     "SELECT dim, node_id, month, political, COUNT(*) AS people FROM tally_people "
@@ -185,10 +188,18 @@ def rebuild_tallies() -> None:
     dialect = db.session.get_bind().dialect.name
     _fill_node_paths()
     db.session.execute(text("DELETE FROM tally_cells"))
-    db.session.execute(text("DELETE FROM tally_people"))
     if dialect == "sqlite":
         # The sorts of the GROUP BYs below may use a second core (per connection; reset).
         db.session.execute(text("PRAGMA threads = 2"))
+    # tally_people's unique key is dropped for the load and built again after it (in the
+    # same transaction: a failed rebuild leaves it as it was). Tens of millions of rows
+    # inserted into the index one by one cost a third more than one sort of them; the
+    # GROUP BYs make each key once, and building the unique index checks that they did.
+    # Writers of the tallies wait: on SQLite for the write lock, on PostgreSQL for the
+    # table (DROP INDEX locks it until the commit).
+    connection = db.session.connection()
+    _PEOPLE_KEY.drop(bind=connection)
+    db.session.execute(text("DELETE FROM tally_people"))
     for dim in _DIMENSION_COLUMNS:
         _rebuild_cells(dim, dialect)
         if dim != "host":
@@ -197,6 +208,7 @@ def rebuild_tallies() -> None:
     db.session.execute(
         text(f"INSERT INTO tally_served (dim, node_id, month, political, people) {_SERVED_SELECT}")
     )
+    _PEOPLE_KEY.create(bind=connection)
     db.session.execute(update(VolunteerProfile).values(approved_minutes=0))
     db.session.execute(text(_TOTALS_UPDATE))
     registrations.rebuild()
