@@ -8,7 +8,7 @@ from datetime import timedelta
 from icalendar import Calendar
 from sqlalchemy import select
 
-from tests.conftest import PASSWORD, Auth
+from tests.conftest import PASSWORD, Auth, csrf_token
 from volunteer_app.extensions import db
 from volunteer_app.models import (
     EventStatus,
@@ -122,6 +122,35 @@ def test_sign_up_and_cancel_through_the_pages(app, make_event, make_volunteer):
     assert "已确认" in html
     promoted = db.session.scalar(select(Signup).where(Signup.user_id == second.id))
     assert promoted.status is SignupStatus.CONFIRMED
+
+
+def test_a_sign_up_through_the_page_takes_seven_statements(app, make_event, make_volunteer):
+    """The hot path's reads and writes, counted (BEGIN and COMMIT aside): the user, the
+    shift with its event and the volunteer's profile, the volunteer's standing, the
+    shift's counter, the last place in the queue, the sign-up, the notice. A column the
+    refusal checks or the notice read that the first query does not load (a lazy load) or
+    an object read again fails this before it slows the sign-ups down."""
+    from sqlalchemy import event as sa_event
+
+    _event, shift = make_event(capacity=1, waitlist=2)
+    client = login(app, make_volunteer())
+    shift_id, token = shift.id, csrf_token(client, "/")
+    url = f"/shifts/{shift_id}/signup"
+    db.session.expunge_all()
+    sent: list[str] = []
+
+    def note(_conn, _cursor, statement, *_args) -> None:
+        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE")):
+            sent.append(" ".join(statement.split()[:4]))
+
+    sa_event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        response = client.post(url, data={"csrf_token": token})
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", note)
+    assert response.status_code == 302
+    assert db.session.scalar(select(Signup).where(Signup.shift_id == shift_id)) is not None
+    assert len(sent) == 7, sent
 
 
 def test_the_event_page_says_why_one_cannot_sign_up(app, make_event, make_user):
