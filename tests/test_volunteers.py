@@ -24,7 +24,7 @@ from volunteer_app.models import (
     User,
     VolunteerProfile,
 )
-from volunteer_app.services import ServiceError, orgs, volunteers
+from volunteer_app.services import ServiceError, orgs, volunteer_search, volunteers
 from volunteer_app.services.idnumbers import make_resident_number
 from volunteer_app.timeutil import local_today, utcnow
 
@@ -251,7 +251,7 @@ def test_deleting_the_account_erases_personal_data_and_keeps_the_audit(tree, log
     assert profile.community_id == tree.community_a1.id  # attribution stays for tallies
     assert db.session.scalar(select(AuditLog).where(AuditLog.action == "account.delete"))
     # The ID number and the phone are free for a new registration.
-    assert volunteers.load_for(row, user.id) is None
+    assert volunteer_search.load_for(row, user.id) is None
 
 
 def test_deletion_needs_the_password(tree, login_as):

@@ -44,7 +44,7 @@ from ..services import (
     cards,
     devicecodes,
     qr,
-    volunteers,
+    volunteer_search,
 )
 from ..timeutil import from_local, local_today, to_local, utcnow
 from ..web import refuse
@@ -287,7 +287,7 @@ def _local_time(shift: Shift, value: str | None, optional: bool = False) -> date
 @role_required(Role.ORGANISER)
 def card(user_id: int):
     """Issue, reissue or revoke the printed card of a volunteer in the caller's scope."""
-    profile = volunteers.load_for(current_user, user_id)
+    profile = volunteer_search.load_for(current_user, user_id)
     if profile is None:
         abort(404)
     current = db.session.scalar(
@@ -333,7 +333,7 @@ def card(user_id: int):
 @bp.route("/checkin/cards/<int:user_id>/qr.svg")
 @role_required(Role.ORGANISER)
 def card_svg(user_id: int):
-    if volunteers.load_for(current_user, user_id) is None:
+    if volunteer_search.load_for(current_user, user_id) is None:
         abort(404)
     card = db.session.scalar(
         select(VolunteerCard).where(

@@ -31,7 +31,7 @@ from ..models import (
     VolunteerProfile,
 )
 from ..services.scope import path_filter
-from ..services.volunteers import scope_condition
+from ..services.volunteer_search import scope_condition
 from ..timeutil import from_local
 from .rosters import EXPECTED
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import OrgUnit, User, VolunteerCard, VolunteerProfile
 from . import audit
-from .volunteers import scope_condition
+from .volunteer_search import scope_condition
 
 #: Cards on one A4 sheet (2 columns × 4 rows, each about 85 × 54 mm: a bank card).
 PER_SHEET = 8

@@ -16,7 +16,7 @@ from ..catalog import CATEGORIES, POLITICAL_STATUS
 from ..extensions import db
 from ..models import OrgLevel, OrgUnit, VolunteerProfile
 from ..query import arg_page
-from ..services import charts, volunteers
+from ..services import charts, volunteer_search
 from ..timeutil import local_today
 from .forms import PERIODS, FilterForm
 from .periods import Period
@@ -46,9 +46,11 @@ def _people_query(dim: str, node: OrgUnit, political: str | None):
     """Volunteers of a community (area) or members of a Party branch, within the user's
     scope; None for other nodes."""
     if dim == "area" and node.level is OrgLevel.COMMUNITY:
-        return volunteers.search(current_user, community_id=node.id, political_status=political)
+        return volunteer_search.search(
+            current_user, community_id=node.id, political_status=political
+        )
     if dim == "party" and node.level is OrgLevel.PARTY_BRANCH:
-        return volunteers.search(current_user, political_status=political).where(
+        return volunteer_search.search(current_user, political_status=political).where(
             VolunteerProfile.branch_id == node.id
         )
     return None

@@ -14,7 +14,7 @@ from ..hooks import writes
 from ..models import MembershipStatus, OrgLevel, OrgUnit, Role, TeamMembership
 from ..permissions import load_in_scope, role_required
 from ..query import arg_page
-from ..services import ServiceError, audit, teams, volunteers
+from ..services import ServiceError, audit, teams, volunteer_search, volunteers
 from ..services.scope import path_filter
 from ..timeutil import local_today, utcnow
 from ..web import refuse
@@ -23,21 +23,21 @@ from .forms import SearchForm
 
 
 @bp.route("/volunteers")
-@role_required(*volunteers.SEARCH_ROLES)
+@role_required(*volunteer_search.SEARCH_ROLES)
 def search():
     form = SearchForm(request.args)
     communities = db.session.scalars(
         select(OrgUnit)
         .where(OrgUnit.level == OrgLevel.COMMUNITY)
-        .where(path_filter(OrgUnit.path, current_user, volunteers.SEARCH_ROLES))
+        .where(path_filter(OrgUnit.path, current_user, volunteer_search.SEARCH_ROLES))
         .order_by(OrgUnit.path)
     ).all()
     form.community.choices = [SelectChoice("", _("All"))] + [
         SelectChoice(str(c.id), c.name) for c in communities
     ]
-    query = volunteers.search(current_user)
+    query = volunteer_search.search(current_user)
     if form.validate():
-        query = volunteers.search(
+        query = volunteer_search.search(
             current_user,
             text=form.q.data or "",
             community_id=int(form.community.data) if form.community.data else None,
@@ -56,7 +56,7 @@ def search():
 
 def _detail_page(user_id: int, *, full_phone: bool):
     """The volunteer's record, masked; showing the full number is a separate, logged act."""
-    profile = volunteers.load_for(current_user, user_id)
+    profile = volunteer_search.load_for(current_user, user_id)
     if profile is None:
         abort(404)
     action = "pii.view_phone" if full_phone else "pii.view_profile"
@@ -81,14 +81,14 @@ def _detail_page(user_id: int, *, full_phone: bool):
 
 
 @bp.route("/volunteers/<int:user_id>")
-@role_required(*volunteers.SEARCH_ROLES)
+@role_required(*volunteer_search.SEARCH_ROLES)
 @writes
 def detail(user_id: int):
     return _detail_page(user_id, full_phone=False)
 
 
 @bp.route("/volunteers/<int:user_id>/phone", methods=["POST"])
-@role_required(*volunteers.SEARCH_ROLES)
+@role_required(*volunteer_search.SEARCH_ROLES)
 def reveal_phone(user_id: int):
     """Show the full number once, for a call; the view is written to the audit log."""
     return _detail_page(user_id, full_phone=True)

@@ -11,7 +11,7 @@ from wtforms.fields.choices import SelectChoice
 
 from ..extensions import db
 from ..models import User, VolunteerProfile
-from ..services import identifiers, volunteers
+from ..services import identifiers, volunteer_search
 
 #: Most volunteers a search offers to choose from.
 MAX_MATCHES = 10
@@ -30,7 +30,7 @@ def pick(form: Any, actor: User) -> VolunteerProfile | None:
     form, when the page must be shown again."""
     text = identifiers.search_term(form.q.data)
     matches = (
-        db.session.scalars(volunteers.search(actor, text=text).limit(MAX_MATCHES + 1))
+        db.session.scalars(volunteer_search.search(actor, text=text).limit(MAX_MATCHES + 1))
         .unique()
         .all()
         if text
