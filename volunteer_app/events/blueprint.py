@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("events", __name__)
 
-from . import organise_views, views  # noqa: E402, F401
+from . import organise_views, roster_views, views  # noqa: E402, F401
