@@ -379,6 +379,62 @@ def test_no_shows_are_marked_after_the_shift_and_release_their_place(site):
     assert shift.taken == 1
 
 
+def _counted_from_the_rows(shift_id: int) -> dict[str, int]:
+    """The live counts by their definition: the sign-ups holding a place (confirmed or
+    attended), and of their attendances those still in and those out."""
+    held = select(Signup.id).where(
+        Signup.shift_id == shift_id,
+        Signup.status.in_([SignupStatus.CONFIRMED, SignupStatus.ATTENDED]),
+    )
+    expected = db.session.scalar(select(func.count()).select_from(held.subquery()))
+    rows = db.session.scalars(select(Attendance).where(Attendance.signup_id.in_(held))).all()
+    out = sum(1 for a in rows if a.checked_out_at is not None)
+    return {
+        "expected": expected,
+        "in": len(rows) - out,
+        "out": out,
+        "missing": expected - len(rows),
+    }
+
+
+def test_the_live_counts_follow_the_rows_through_every_kind_of_change(site, make_volunteer):
+    """The scanner's live counts (expected, in, out, missing) read the shift's place
+    counter and its attendances: after check-ins, a check-out, a walk-in, a cancellation,
+    no-shows and paper times they are what the sign-ups and attendances say."""
+    from volunteer_app.organise.paper import enter_paper_times
+
+    shift, lead, (first, second, third) = site
+    late = make_volunteer()
+    signups.sign_up(late, shift, now=utcnow(), today=local_today())
+    db.session.commit()
+
+    def agree() -> dict[str, int]:
+        db.session.commit()
+        counted = checkin.counts(db.session.get(type(shift), shift.id))
+        assert counted == _counted_from_the_rows(shift.id)
+        return counted
+
+    assert agree() == {"expected": 4, "in": 0, "out": 0, "missing": 4}
+    now = utcnow()
+    for volunteer in (first, second):
+        checkin.scan(lead, token=qr.volunteer_token(volunteer.id, now), shift=shift, now=now)
+    assert agree()["in"] == 2
+    later = now + timedelta(minutes=40)
+    checkin.scan(lead, token=qr.volunteer_token(first.id, later), shift=shift, now=later)
+    assert agree() == {"expected": 4, "in": 1, "out": 1, "missing": 2}
+    checkin.walk_in(lead, shift, make_volunteer(), now=later)
+    assert agree() == {"expected": 5, "in": 2, "out": 1, "missing": 2}
+    gone = db.session.scalar(select(Signup).where(Signup.user_id == third.id))
+    signups.cancel(gone, actor=lead, now=later, reason="临时有事", as_organiser=True)
+    assert agree() == {"expected": 4, "in": 2, "out": 1, "missing": 1}
+    after = shift.ends_at + timedelta(minutes=1)
+    assert checkin.mark_no_shows(shift, now=after) == 1
+    assert agree() == {"expected": 3, "in": 2, "out": 1, "missing": 0}
+    absent = db.session.scalar(select(Signup).where(Signup.user_id == late.id))
+    enter_paper_times(lead, absent, shift.starts_at, shift.ends_at, now=after)
+    assert agree() == {"expected": 4, "in": 2, "out": 2, "missing": 0}
+
+
 def test_a_lead_corrects_times_with_a_reason_that_is_audited(site):
     from volunteer_app.models import AuditLog
     from volunteer_app.services import ServiceError
