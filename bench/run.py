@@ -84,7 +84,7 @@ class Profile:
 
 PROFILES = {
     "full": Profile("full", 200_000, 2_000_000, 40, 1000, 30, 20, 3, 10, 100_000, 7, 1, 100, 500),
-    "quick": Profile("quick", 5_000, 50_000, 4, 200, 10, 3, 0, 2, 10_000, 2, 1, 20, 100),
+    "quick": Profile("quick", 5_000, 50_000, 8, 200, 10, 3, 0, 2, 10_000, 2, 1, 20, 100),
 }
 CONNECTIONS = 32
 THREADS = 2
