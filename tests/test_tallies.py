@@ -453,20 +453,24 @@ def test_a_rebuild_builds_tally_peoples_unique_key_again_and_a_failed_one_keeps_
     load, in its own transaction: the key is there afterwards (approvals upsert on it), and
     a rebuild that fails half-way leaves the key and the rows as they were."""
     organiser = make_user(Role.ORGANISER, tree.district)
-    record = hours.add_manual(
-        organiser,
-        people[0],
-        host=tree.town_a,
-        activity="补录",
-        service_date=date(2026, 3, 2),
-        minutes=60,
-        place="",
-        content="",
-        category="env_sanitation",
-        reason="线下服务",
-        today=date(2026, 12, 31),
-    )
-    hours.decide(organiser, [record], True, now=utcnow())
+
+    def approve(day: int, minutes: int) -> None:
+        record = hours.add_manual(
+            organiser,
+            people[0],
+            host=tree.town_a,
+            activity="补录",
+            service_date=date(2026, 3, day),
+            minutes=minutes,
+            place="",
+            content="",
+            category="env_sanitation",
+            reason="线下服务",
+            today=date(2026, 12, 31),
+        )
+        hours.decide(organiser, [record], True, now=utcnow())
+
+    approve(2, 60)
     db.session.commit()
     rows = _tally_tables()
     tallies.rebuild_tallies()
@@ -486,20 +490,7 @@ def test_a_rebuild_builds_tally_peoples_unique_key_again_and_a_failed_one_keeps_
     assert _people_key() == key
     assert _tally_tables() == rows
     # An approval after both upserts on the key as before.
-    second = hours.add_manual(
-        organiser,
-        people[0],
-        host=tree.town_a,
-        activity="补录",
-        service_date=date(2026, 3, 3),
-        minutes=30,
-        place="",
-        content="",
-        category="env_sanitation",
-        reason="线下服务",
-        today=date(2026, 12, 31),
-    )
-    hours.decide(organiser, [second], True, now=utcnow())
+    approve(3, 30)
     db.session.commit()
     assert tallies.verify_tallies() == []
 
