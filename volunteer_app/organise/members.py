@@ -6,20 +6,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..extensions import db
 from ..models import (
-    MembershipStatus,
     OrgUnit,
     RecordStatus,
     ServiceRecord,
-    TeamMembership,
     User,
     VolunteerProfile,
 )
+from ..services.volunteer_search import members_of
 from .rows import PER_PAGE, Roster, RosterRow, name_of, page_of, paged, teams_of
 
 #: How a node roster may be sorted (the first is the default).
@@ -34,15 +33,7 @@ def year_bounds(year: int) -> tuple[date, date]:
 def node_members(node: OrgUnit) -> ColumnElement:
     """Volunteers who belong to the node: living in its area subtree, in a Party branch of
     its subtree, or approved members of a team (志愿服务队) in its subtree."""
-    nodes = select(OrgUnit.id).where(OrgUnit.path.startswith(node.path, autoescape=True))
-    team_members = select(TeamMembership.user_id).where(
-        TeamMembership.status == MembershipStatus.APPROVED, TeamMembership.team_id.in_(nodes)
-    )
-    return or_(
-        VolunteerProfile.community_id.in_(nodes),
-        VolunteerProfile.branch_id.in_(nodes),
-        VolunteerProfile.user_id.in_(team_members),
-    )
+    return members_of(select(OrgUnit.id).where(OrgUnit.path.startswith(node.path, autoescape=True)))
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from ..models import (
 )
 from . import ServiceError, audit, duplicates, idnumbers, pii
 from .database import upsert_sql
+from .privacy import ERASED_PROFILE_FIELDS
 
 AUDIT_ACTION = "account.merge"
 #: Which of two sign-ups of one person for one shift is kept: the stronger status.
@@ -68,20 +69,6 @@ _FILLED_FIELDS = (
     "privacy_version",
     "consented_at",
     "sensitive_consented_at",
-)
-#: Personal fields erased on the closed account once its data has moved.
-_ERASED_FIELDS = (
-    "real_name",
-    "id_type",
-    "id_number_encrypted",
-    "id_hash",
-    "id_masked",
-    "gender",
-    "birth_date",
-    "emergency_name",
-    "emergency_phone",
-    "guardian_name",
-    "guardian_phone",
 )
 _SERVED_SQL = upsert_sql("tally_served", ["dim", "node_id", "month", "political"], ["people"])
 
@@ -281,7 +268,7 @@ def _identity(
     """Erase the closed account's ID first (its hash may be the survivor's normal one),
     then store the survivor's number in its normal form."""
     if close_profile is not None:
-        for name in _ERASED_FIELDS:
+        for name in ERASED_PROFILE_FIELDS:
             setattr(close_profile, name, None)
         db.session.flush()
     if keep_profile is None or not keep_profile.id_number_encrypted or keep_profile.id_type is None:

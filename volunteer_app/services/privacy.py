@@ -316,7 +316,9 @@ def export_data(user: User) -> dict:
 
 # ---------------------------------------------------------------- deletion
 
-_PROFILE_ERASED = (
+#: The profile's personal fields: erased when an account is deleted, and on the closed
+#: account of a merge (services/account_merge.py) once its data has moved.
+ERASED_PROFILE_FIELDS = (
     "real_name",
     "id_type",
     "id_number_encrypted",
@@ -352,7 +354,7 @@ def delete_account(user: User, *, now: datetime, ip: str | None = None) -> None:
 
     profile = db.session.get(VolunteerProfile, user.id)
     if profile is not None:
-        for column in _PROFILE_ERASED:
+        for column in ERASED_PROFILE_FIELDS:
             setattr(profile, column, None)
         profile.skills, profile.service_categories, profile.availability = [], [], []
     for membership in db.session.scalars(

@@ -4,8 +4,9 @@ their subtree) as a SQL condition, one volunteer loaded within it, and the searc
 
 from __future__ import annotations
 
-from sqlalchemy import String, cast, or_, select
+from sqlalchemy import Select, String, cast, or_, select
 from sqlalchemy.orm import joinedload
+from sqlalchemy.sql.elements import ColumnElement
 
 from ..extensions import db
 from ..models import MembershipStatus, OrgUnit, Role, TeamMembership, User, VolunteerProfile
@@ -19,7 +20,12 @@ SEARCH_ROLES = (Role.ORGANISER, Role.BRANCH_SECRETARY)
 def scope_condition(actor: User):
     """Volunteers the actor may see: living in their area subtree, belonging to a branch in
     their Party subtree, or approved members of a team in their organiser subtree."""
-    nodes = select(OrgUnit.id).where(path_filter(OrgUnit.path, actor, SEARCH_ROLES))
+    return members_of(select(OrgUnit.id).where(path_filter(OrgUnit.path, actor, SEARCH_ROLES)))
+
+
+def members_of(nodes: Select) -> ColumnElement[bool]:
+    """Volunteers who belong to any of `nodes` (a SELECT of org unit ids): living in one,
+    in a Party branch among them, or approved members of a team among them."""
     team_members = select(TeamMembership.user_id).where(
         TeamMembership.status == MembershipStatus.APPROVED, TeamMembership.team_id.in_(nodes)
     )
