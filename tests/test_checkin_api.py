@@ -385,27 +385,27 @@ def test_a_walk_in_with_an_unknown_number(scene):
 # ---------------------------------------------------------------- decoding frames
 
 
+def decode(scene, data: bytes, content_type: str):
+    """One camera frame posted to the decode API by the scene's lead."""
+    return scene.client.post(
+        "/api/v1/decode",
+        data=data,
+        content_type=content_type,
+        headers={"X-CSRFToken": scene.csrf},
+    )
+
+
 def test_decode_reads_a_qr_png(scene):
     url = f"https://volunteer.example.org/q/{token_for(scene.volunteers[0])}"
     buffer = io.BytesIO()
     qrcode.make(url).save(buffer)
-    response = scene.client.post(
-        "/api/v1/decode",
-        data=buffer.getvalue(),
-        content_type="image/png",
-        headers={"X-CSRFToken": scene.csrf},
-    )
+    response = decode(scene, buffer.getvalue(), "image/png")
     assert response.status_code == 200
     assert response.get_json()["codes"] == [url]
 
 
 def test_decode_refuses_what_is_not_an_image(scene):
-    response = scene.client.post(
-        "/api/v1/decode",
-        data=b"not an image",
-        content_type="image/jpeg",
-        headers={"X-CSRFToken": scene.csrf},
-    )
+    response = decode(scene, b"not an image", "image/jpeg")
     assert response.status_code == 400
     assert response.get_json()["error"]["code"] == "bad_image"
 
@@ -418,12 +418,7 @@ def test_decode_refuses_a_frame_of_too_many_pixels_before_decoding_it(scene, rec
     buffer = io.BytesIO()
     Image.new("1", (7100, 7100)).save(buffer, format="PNG")
     assert len(buffer.getvalue()) < 2 * 1024 * 1024
-    response = scene.client.post(
-        "/api/v1/decode",
-        data=buffer.getvalue(),
-        content_type="image/png",
-        headers={"X-CSRFToken": scene.csrf},
-    )
+    response = decode(scene, buffer.getvalue(), "image/png")
     assert response.status_code == 400
     assert response.get_json()["error"]["code"] == "bad_image"
     assert not [w for w in recwarn if w.category is Image.DecompressionBombWarning]
@@ -443,15 +438,7 @@ def test_decode_is_only_for_leads_and_organisers(scene, login_as):
 
 @pytest.mark.config(RATELIMIT_ENABLED=True, RATELIMIT_DECODE="2 per minute")
 def test_decode_is_rate_limited_per_account(scene):
-    answers = [
-        scene.client.post(
-            "/api/v1/decode",
-            data=b"not an image",
-            content_type="image/jpeg",
-            headers={"X-CSRFToken": scene.csrf},
-        ).status_code
-        for _ in range(3)
-    ]
+    answers = [decode(scene, b"not an image", "image/jpeg").status_code for _ in range(3)]
     assert answers == [400, 400, 429]
 
 
