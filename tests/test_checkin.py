@@ -187,9 +187,9 @@ def test_the_same_batch_synced_twice_applies_each_scan_once(site):
         }
         for v in volunteers
     ]
-    first = checkin.sync(lead, shift, batch, now=now)
+    first = checkin.sync(lead, shift, batch, now=now).answers
     db.session.commit()
-    second = checkin.sync(lead, shift, batch, now=now + timedelta(minutes=50))
+    second = checkin.sync(lead, shift, batch, now=now + timedelta(minutes=50)).answers
     db.session.commit()
     assert [a["action"] for a in first] == ["in"] * 3
     assert all(a["replayed"] for a in second)
@@ -278,30 +278,22 @@ def test_concurrent_duplicate_scans_make_one_attendance(app, site, alone):
     assert db.session.scalar(select(func.count()).select_from(ScanLog)) == 5  # "a" once
 
 
-def test_a_lone_scan_whose_nonce_was_logged_meanwhile_answers_the_first_and_writes_nothing(
-    site, monkeypatch
-):
-    """The twin logged first between this scan's replay check and its log row: the
-    transaction is rolled back and the first answer given (the path the shift lock all
-    but rules out, forced here by hiding the first log row from the replay check once)."""
-    from volunteer_app.checkin import scans
-
+def test_a_lone_scan_with_a_logged_nonce_answers_the_first_and_writes_nothing(site):
+    """A scanner request of one scan finds a repeated nonce by its log row, not by a read
+    before the scan: the scan is judged as if new, then the transaction is rolled back
+    and the first answer given. Here the same nonce comes with another volunteer's code
+    (a forged twin): nothing of it may stay."""
     shift, lead, (volunteer, other, *_) = site
     now = shift.starts_at + timedelta(minutes=5)
     first = checkin.scan(
-        lead, token=qr.volunteer_token(volunteer.id, now), shift=shift, now=now, nonce="n1"
+        lead,
+        token=qr.volunteer_token(volunteer.id, now),
+        shift=shift,
+        now=now,
+        nonce="n1",
+        alone=True,
     )
     db.session.commit()
-    hide = [True]
-    real_replay = scans._replay
-
-    def replay_hiding_once(nonce):
-        if hide.pop() if hide else False:
-            return None
-        return real_replay(nonce)
-
-    monkeypatch.setattr(scans, "_replay", replay_hiding_once)
-    # The same nonce, another volunteer's code (a forged twin): nothing of it may stay.
     second = checkin.scan(
         lead,
         token=qr.volunteer_token(other.id, now),
@@ -311,11 +303,36 @@ def test_a_lone_scan_whose_nonce_was_logged_meanwhile_answers_the_first_and_writ
         alone=True,
     )
     db.session.commit()
-    assert first.code == "checked_in"
+    assert first.code == "checked_in" and not first.replayed
     assert second.replayed and second.code == "checked_in"
     assert second.volunteer.id == volunteer.id
+    assert second.counts is None
     assert attendances(shift.id) == 1
     assert db.session.scalar(select(func.count()).select_from(ScanLog)) == 1
+
+
+def test_a_lone_scan_answers_the_live_counts_read_with_its_log_row(site):
+    """The counts a scanner request of one scan shows are those the counts' own
+    statement reads after it, check-in and check-out alike."""
+    shift, lead, (volunteer, other, *_) = site
+    now = shift.starts_at + timedelta(minutes=5)
+    seen = []
+    for n, (person, moment) in enumerate(
+        [(volunteer, now), (other, now), (volunteer, now + timedelta(minutes=40))]
+    ):
+        result = checkin.scan(
+            lead,
+            token=qr.volunteer_token(person.id, moment),
+            shift=shift,
+            now=moment,
+            nonce=f"c{n}",
+            alone=True,
+        )
+        seen.append((result.code, result.counts))
+        assert result.counts == checkin.counts(shift)
+        db.session.commit()
+    assert [code for code, _ in seen] == ["checked_in", "checked_in", "checked_out"]
+    assert [(c["in"], c["out"]) for _, c in seen] == [(1, 0), (2, 0), (1, 1)]
 
 
 # ---------------------------------------------------------------- credited time

@@ -171,7 +171,7 @@ def test_offline_phone_code_is_checked_at_its_scan_time(site):
             }
         ],
         now=scanned + timedelta(minutes=10),
-    )
+    ).answers
     assert answers[0]["code"] == "checked_in"
     assert attendances(shift.id) == 1
 

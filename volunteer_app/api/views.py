@@ -137,9 +137,11 @@ def scans(shift_id: int):
     if len(payload["scans"]) > 500:
         return error("too_many", _("At most 500 scans per request."), 413)
     items = [s for s in payload["scans"] if isinstance(s, dict)]
-    results = checkin.sync(current_user, shift, items, now=utcnow(), policy=policy())
-    live = checkin.counts(shift)  # read in the transaction: it includes these scans
-    return jsonify(results=results, counts=live, server_time=server_time())
+    synced = checkin.sync(current_user, shift, items, now=utcnow(), policy=policy())
+    # Read in the transaction, so they include these scans: by a batch of one with its
+    # scan, else here.
+    live = synced.counts or checkin.counts(shift)
+    return jsonify(results=synced.answers, counts=live, server_time=server_time())
 
 
 @bp.route("/shifts/<int:shift_id>/walk-ins", methods=["POST"])

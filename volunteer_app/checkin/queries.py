@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, func, select
+from sqlalchemy import BindParameter, ColumnElement, and_, bindparam, func, select
 from sqlalchemy.orm import load_only
 
 from ..extensions import db
@@ -153,8 +153,11 @@ def credited_minutes(
     return int((end - start).total_seconds() // 60)
 
 
-def _counts_statement():
-    """Built once (a plain Core statement on the tables: no ORM work per request).
+def live_count_columns(shift_id: BindParameter) -> tuple[ColumnElement[int], ...]:
+    """The scanner page's live counts of the shift `shift_id` binds, as three scalar
+    subqueries (expected, in, out): read by their own statement (`counts`), or returned
+    with a scan's log row (checkin/scans.py), so that a scanner request of one scan
+    reads them without a statement of their own.
 
     Expected is the shift's place counter (`taken`: its confirmed and attended sign-ups,
     kept by signups.transition and checked by `flask shifts verify`); in and out are its
@@ -162,22 +165,24 @@ def _counts_statement():
     move the sign-up to attended, and nothing moves one out of it). So the counts read one
     shift row and the shift's attendances, not every sign-up of the shift joined to them:
     on 500 sign-ups a twentieth of a millisecond instead of a quarter (SQLite), a tenth
-    instead of most of one (PostgreSQL). One statement, so one snapshot."""
+    instead of most of one (PostgreSQL). Built once per caller: plain Core statements on
+    the tables, no ORM work per request."""
     shifts, attendances = Shift.__table__, Attendance.__table__
-    taken = select(shifts.c.taken).where(shifts.c.id == bindparam("shift_id")).scalar_subquery()
-    return select(
-        taken,
-        func.count() - func.count(attendances.c.checked_out_at),
-        func.count(attendances.c.checked_out_at),
-    ).where(attendances.c.shift_id == bindparam("shift_id"))
+    of_shift = attendances.c.shift_id == shift_id
+    return (
+        select(shifts.c.taken).where(shifts.c.id == shift_id).scalar_subquery(),
+        select(func.count() - func.count(attendances.c.checked_out_at))
+        .where(of_shift)
+        .scalar_subquery(),
+        select(func.count(attendances.c.checked_out_at)).where(of_shift).scalar_subquery(),
+    )
 
 
-_COUNTS = _counts_statement()
+_COUNTS = select(*live_count_columns(bindparam("shift_id")))
 
 
-def counts(shift: Shift) -> dict[str, int]:
-    """Expected, in, out and missing for the scanner page's live counts (one row)."""
-    expected, checked_in, checked_out = db.session.execute(_COUNTS, {"shift_id": shift.id}).one()
+def live_counts(expected: int | None, checked_in: int, checked_out: int) -> dict[str, int]:
+    """Expected, in, out and missing, as the scanner page shows them."""
     expected = int(expected or 0)
     return {
         "expected": expected,
@@ -185,6 +190,12 @@ def counts(shift: Shift) -> dict[str, int]:
         "out": int(checked_out),
         "missing": max(expected - int(checked_in) - int(checked_out), 0),
     }
+
+
+def counts(shift: Shift) -> dict[str, int]:
+    """Expected, in, out and missing for the scanner page's live counts (one statement,
+    so one snapshot)."""
+    return live_counts(*db.session.execute(_COUNTS, {"shift_id": shift.id}).one())
 
 
 # ---------------------------------------------------------------- a scan's reads

@@ -54,6 +54,9 @@ class ScanResult:
     attendance: Attendance | None = None
     replayed: bool = False
     extra: dict = field(default_factory=dict)
+    #: The shift's live counts just after this scan, when they were read with it (a
+    #: scanner request of one scan: checkin.scans._log_once); None otherwise.
+    counts: dict[str, int] | None = None
 
     def as_json(self) -> dict:
         att = self.attendance

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Insert, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -44,6 +44,8 @@ from .queries import (
     _code_used,
     effective_time,
     is_open,
+    live_count_columns,
+    live_counts,
     open_shifts_led_by,
     prefetch,
     signup_with_attendance,
@@ -139,35 +141,76 @@ def _log(
     method: ScanMethod,
     now: datetime,
     scanned_at: datetime | None,
-    unless_logged: bool = False,
-) -> bool:
+) -> None:
     """One row in the scan log: a plain INSERT after the scan's own changes are flushed
-    (nothing reads the row back in the request, so it needs no ORM object).
-
-    `unless_logged`: when a scan with the same nonce is in the log already, write nothing
-    and answer False (INSERT … ON CONFLICT (nonce) DO NOTHING RETURNING, instead of an
-    error that only a savepoint around the scan could survive)."""
+    (nothing reads the row back in the request, so it needs no ORM object)."""
     db.session.flush()
-    once = unless_logged and nonce is not None
-    written = db.session.execute(
-        insert_skipping(ScanLog.__table__, "nonce", "id") if once else _INSERT_LOG,
-        {
-            "at": now,
-            "scanned_at": scanned_at,
-            "shift_id": result.shift.id if result.shift else None,
-            "lead_id": actor.id if actor else None,
-            "volunteer_id": result.volunteer.id if result.volunteer else None,
-            "nonce": nonce,
-            "method": method.value,
-            "action": result.action,
-            "ok": result.ok,
-            "code": result.code,
-            "message": result.message[:300],
-        },
+    db.session.execute(
+        _INSERT_LOG,
+        _log_values(
+            result, actor=actor, nonce=nonce, method=method, now=now, scanned_at=scanned_at
+        ),
     )
-    return not once or written.first() is not None
 
 
+def _log_once(
+    result: ScanResult,
+    *,
+    actor: User,
+    nonce: str,
+    method: ScanMethod,
+    now: datetime,
+    scanned_at: datetime | None,
+) -> dict[str, int] | None:
+    """The scan's row in the log unless a scan with the same nonce is there already:
+    then nothing is written and the answer is None (INSERT … ON CONFLICT (nonce) DO
+    NOTHING, instead of an error that only a savepoint around the scan could survive).
+    Written, it answers the shift's live counts, read by the same statement after the
+    scan's changes (RETURNING), which a scanner request of one scan shows."""
+    db.session.flush()
+    values = _log_values(
+        result, actor=actor, nonce=nonce, method=method, now=now, scanned_at=scanned_at
+    )
+    values["live_shift_id"] = values["shift_id"]
+    row = db.session.execute(_log_once_statement(), values).first()
+    return live_counts(*row[1:]) if row is not None else None
+
+
+def _log_values(
+    result: ScanResult,
+    *,
+    actor: User | None,
+    nonce: str | None,
+    method: ScanMethod,
+    now: datetime,
+    scanned_at: datetime | None,
+) -> dict[str, object]:
+    return {
+        "at": now,
+        "scanned_at": scanned_at,
+        "shift_id": result.shift.id if result.shift else None,
+        "lead_id": actor.id if actor else None,
+        "volunteer_id": result.volunteer.id if result.volunteer else None,
+        "nonce": nonce,
+        "method": method.value,
+        "action": result.action,
+        "ok": result.ok,
+        "code": result.code,
+        "message": result.message[:300],
+    }
+
+
+def _log_once_statement() -> Insert:
+    """Built once per database (SQLite and PostgreSQL write it alike)."""
+    statement = insert_skipping(ScanLog.__table__, "nonce", "id")
+    cached = _LOG_ONCE.get(statement)
+    if cached is None:
+        counts = live_count_columns(bindparam("live_shift_id"))
+        cached = _LOG_ONCE[statement] = statement.returning(*counts)
+    return cached
+
+
+_LOG_ONCE: dict[Insert, Insert] = {}
 _INSERT_LOG = ScanLog.__table__.insert()
 #: Plain columns, no ORM object: nearly every scan finds no earlier one.
 _REPLAY = select(ScanLog.__table__).where(ScanLog.__table__.c.nonce == bindparam("nonce"))
@@ -215,35 +258,33 @@ def scan(
     given shift or for whichever of the lead's open shifts the volunteer is signed up for.
     Every scan is logged with its outcome; a repeated nonce returns the first outcome.
 
-    `alone`: this scan is all the transaction writes (a scanner request of one scan), so a
-    twin with the same nonce logged first — which the shift lock, taken before the replay
-    check, all but rules out — rolls the whole transaction back instead of needing a
-    savepoint around every scan."""
+    `alone`: this scan is all the transaction writes (a scanner request of one scan). Its
+    log row is written only if no scan with the same nonce is logged (see `_log_once`),
+    and comes back with the shift's live counts (`ScanResult.counts`). A repeated nonce
+    — a request the phone sent again when its answer was lost on a weak signal — is found
+    there, not by a read before the scan: the scan is judged as if new, the whole
+    transaction rolled back and the first answer returned, so that the commonest request,
+    a new scan, makes one statement fewer and no savepoint."""
     policy = policy or Policy()
     nonce = (nonce or "")[:64] or None
+    moment = effective_time(now, scanned_at)
+    if alone and nonce:
+        result = _scan(actor, token, signup_id, shift, moment, method, policy, now)
+        live = _log_once(
+            result, actor=actor, nonce=nonce, method=method, now=now, scanned_at=scanned_at
+        )
+        if live is not None:
+            result.counts = live
+            return result
+        db.session.rollback()
+        earlier = _replay(nonce)
+        if earlier is None:  # pragma: no cover - the log said the nonce is there
+            raise RuntimeError("a scan's nonce was logged and then not found")
+        return earlier
     if nonce:
         earlier = _replay(nonce)
         if earlier is not None:
             return earlier
-    moment = effective_time(now, scanned_at)
-    if alone:
-        result = _scan(actor, token, signup_id, shift, moment, method, policy, now)
-        logged = _log(
-            result,
-            actor=actor,
-            nonce=nonce,
-            method=method,
-            now=now,
-            scanned_at=scanned_at,
-            unless_logged=True,
-        )
-        if logged:
-            return result
-        db.session.rollback()
-        earlier = _replay(nonce) if nonce else None
-        if earlier is None:  # pragma: no cover - the log said the nonce is there
-            raise RuntimeError("a scan's nonce was logged and then not found")
-        return earlier
     try:
         with db.session.begin_nested():
             result = _scan(actor, token, signup_id, shift, moment, method, policy, now)

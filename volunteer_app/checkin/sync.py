@@ -4,6 +4,7 @@ scan judged at the time it was made."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
@@ -43,14 +44,24 @@ def self_scan(
     return result
 
 
+@dataclass
+class Synced:
+    """A batch's answers, one per scan in the batch's order; `counts`: the shift's live
+    counts after them when the scan read them already (a batch of one), else None."""
+
+    answers: list[dict]
+    counts: dict[str, int] | None = None
+
+
 def sync(
     actor: User, shift: Shift, scans: list[dict], *, now: datetime, policy: Policy | None = None
-) -> list[dict]:
+) -> Synced:
     """Apply a batch of queued scans; one answer per scan (in the batch's order), each
     applied once. The scans are applied in sign-up order (a volunteer's own scans in the
     order they were made), so that two batches lock the same rows in the same order."""
     scans = scans[:500]
     answers: list[dict] = [{} for _ in scans]
+    live = None
     # One scan needs no order (and its sign-up is read where it is applied).
     keys = _signup_keys(shift, scans, now) if len(scans) > 1 else [0] * len(scans)
     order = sorted(
@@ -91,7 +102,8 @@ def sync(
             alone=len(scans) == 1,
         )
         answers[index] = {"nonce": nonce, **result.as_json()}
-    return answers
+        live = result.counts
+    return Synced(answers, live)
 
 
 def _scan_ms(value: object) -> float:
