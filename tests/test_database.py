@@ -137,7 +137,7 @@ def test_insert_now_stores_the_row_with_its_defaults_and_keeps_the_object_loaded
     persistent with every column loaded (reading it sends nothing); a second active sign-up
     of the same volunteer is refused by the unique index as a flush would refuse it."""
     import pytest
-    from sqlalchemy import event, func, inspect, select
+    from sqlalchemy import event, func, inspect, literal, select
     from sqlalchemy.exc import IntegrityError
 
     from volunteer_app.models import Signup, SignupStatus
@@ -145,10 +145,10 @@ def test_insert_now_stores_the_row_with_its_defaults_and_keeps_the_object_loaded
     from volunteer_app.timeutil import utcnow
 
     _event, shift = make_event()
-    volunteer = make_volunteer()
+    volunteer, other = make_volunteer(), make_volunteer()
     db.session.commit()
     now = utcnow()
-    shift_id, volunteer_id = shift.id, volunteer.id  # loaded again after the commit
+    shift_id, volunteer_id, other_id = shift.id, volunteer.id, other.id  # loaded again
     sent: list[str] = []
 
     def note(_conn, _cursor, statement, *_args) -> None:
@@ -186,15 +186,19 @@ def test_insert_now_stores_the_row_with_its_defaults_and_keeps_the_object_loaded
         )
 
     first, second = attendance(), attendance()
-    assert insert_now(first, unless_taken="signup_id") is True
+    assert tuple(insert_now(first, unless_taken="signup_id")) == (first.id,)
     assert first.auto_closed is False and first.checked_out_at is None
-    assert insert_now(second, unless_taken="signup_id") is False
+    assert insert_now(second, unless_taken="signup_id") is None
     assert inspect(second).transient
     db.session.commit()
     count = db.session.scalar(
         select(func.count()).select_from(Attendance).where(Attendance.signup_id == signup.id)
     )
     assert count == 1
+    # Values read by the same statement come after the id (RETURNING).
+    third = Signup(shift_id=shift_id, user_id=other_id, status=SignupStatus.WAITLISTED)
+    row = insert_now(third, returning=(Signup.__table__.c.queued_at, literal(7)))
+    assert tuple(row) == (third.id, third.queued_at, 7)
     twin = Signup(shift_id=shift_id, user_id=volunteer_id, status=SignupStatus.CONFIRMED)
     with pytest.raises(IntegrityError):
         insert_now(twin)

@@ -22,8 +22,10 @@ from ..services import ServiceError, audit, notices
 from ..services.database import insert_now
 from .queries import (
     ACTIVE,
+    LATEST_QUEUED_BEFORE,
     HoldPolicy,
     active_signup,
+    queue_place,
     queue_time,
     refusal_reasons,
     standing,
@@ -61,16 +63,22 @@ def sign_up(
         or transition(signup, SignupStatus.WAITLISTED, now=now, actor=user)
     ):
         raise ServiceError(_l("This shift is full."))
-    # From here on this request holds the shift row: its place in the queue is now.
-    signup.queued_at = queue_time(shift.id, now)
+    # From here on this request holds the shift row: its place in the queue is now, or
+    # just after the latest (read by the INSERT itself; moved in the rare case a clock
+    # read before the lock lags behind it).
+    signup.queued_at = now
     try:
-        insert_now(signup)
+        inserted = insert_now(signup, returning=LATEST_QUEUED_BEFORE)
     except IntegrityError:
         # The same volunteer in two requests at once: the unique index keeps one. The
         # caller rolls back (it must: the failed flush leaves the transaction unusable),
         # which also returns the place this request claimed. No savepoint is needed for
         # that, since nothing of this transaction is to be kept.
         raise ServiceError(_l("You have already signed up for this shift.")) from None
+    assert inserted is not None  # no ON CONFLICT: a failed insert raised above
+    place = queue_place(inserted[1], now)
+    if place != now:
+        signup.queued_at = place  # written with the next flush
     # Counted under the shift's lock: every sign-up queued before this one has committed
     # (each held the lock until then) and a fresh statement sees it, even under READ
     # COMMITTED; none queued after it exists yet. So the number told is the final one.

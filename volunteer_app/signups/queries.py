@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, bindparam, func, or_, select
+from sqlalchemy import and_, bindparam, func, literal_column, or_, select
 
 from ..extensions import db
 from ..models import (
@@ -251,14 +251,40 @@ _LATEST_QUEUED = select(func.max(Signup.__table__.c.queued_at)).where(
 )
 
 
-def queue_time(shift_id: int, now: datetime) -> datetime:
+def _latest_queued_before_insert():
+    """The latest place in the queue of the shift of the sign-up being inserted, others
+    than itself: read by the sign-up's own INSERT (RETURNING), so that a volunteer's
+    sign-up spends no statement on it. The INSERT follows the conditional UPDATE that
+    holds the shift row, so its fresh snapshot sees every sign-up queued before."""
+    signups = Signup.__table__
+    earlier = signups.alias("earlier")
+    # The inserted row's columns, named with their table: an INSERT names its own columns
+    # bare, which beside the alias's would be ambiguous.
+    new = {name: literal_column(f"{signups.name}.{name}") for name in ("id", "shift_id")}
+    return (
+        select(func.max(earlier.c.queued_at))
+        .where(earlier.c.shift_id == new["shift_id"], earlier.c.id != new["id"])
+        .scalar_subquery()
+    )
+
+
+#: For `insert_now(signup, returning=LATEST_QUEUED_BEFORE)`, then `queue_place`.
+LATEST_QUEUED_BEFORE = (_latest_queued_before_insert(),)
+
+
+def queue_place(latest: datetime | None, now: datetime) -> datetime:
     """The sign-up's place in the shift's queue, taken while the shift row is held: `now`,
     or just after the latest one queued if a clock read before the lock lags behind it,
     so that the queue's order (queued_at, id) is the order in which the lock was had."""
-    latest = db.session.scalar(_LATEST_QUEUED, {"shift_id": shift_id})
     if latest is not None and latest >= now:
         return latest + timedelta(microseconds=1)
     return now
+
+
+def queue_time(shift_id: int, now: datetime) -> datetime:
+    """`queue_place` after the latest sign-up of the shift is read by a statement of its
+    own (a sign-up by an organiser; a volunteer's reads it with its INSERT)."""
+    return queue_place(db.session.scalar(_LATEST_QUEUED, {"shift_id": shift_id}), now)
 
 
 def waitlist_position(signup: Signup) -> int | None:
