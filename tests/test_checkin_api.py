@@ -259,6 +259,38 @@ def test_a_check_in_by_the_scanner_api_takes_six_statements(scene):
     assert answer["counts"]["in"] == 1
 
 
+def test_a_scan_holds_sqlite_write_lock_only_for_the_scans_own_rows(scene):
+    """On SQLite the shift and its leads are read before the write lock; the volunteer's
+    sign-up and attendance are read, and everything written, under it."""
+    from sqlalchemy import event
+
+    if db.engine.dialect.name != "sqlite":
+        return  # PostgreSQL locks the shift row with the query that loads it
+    item, url, token = scan_item(scene.volunteers[0]), scene.url("scans"), scene.csrf
+    db.session.expunge_all()
+    sent: list[str] = []
+
+    def note(_conn, _cursor, statement, *_args) -> None:
+        sent.append(" ".join(statement.split()[:3]))
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        answer = scene.client.post(
+            url, json={"scans": [item]}, headers={"X-CSRFToken": token}
+        ).get_json()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    assert answer["results"][0]["code"] == "checked_in"
+    lock = sent.index("BEGIN IMMEDIATE")
+    assert any(s.startswith("SELECT shifts.id") for s in sent[:lock]), sent
+    assert sent[lock + 1].startswith("SELECT users.id, users.display_name"), sent
+    assert [s for s in sent[lock:] if s.startswith(("INSERT", "UPDATE"))] == [
+        "INSERT INTO attendances",
+        "UPDATE signups SET",
+        "INSERT INTO scan_logs",
+    ], sent
+
+
 def test_a_full_qr_url_is_not_a_token(scene):
     """The page extracts the token from the URL; the API wants the token itself."""
     url = f"https://example.org/q/{token_for(scene.volunteers[0])}"

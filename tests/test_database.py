@@ -203,3 +203,22 @@ def test_insert_now_stores_the_row_with_its_defaults_and_keeps_the_object_loaded
     with pytest.raises(IntegrityError):
         insert_now(twin)
     db.session.rollback()
+
+
+def test_write_from_here_changes_nothing_outside_a_view_marked_locks_late(app, make_event):
+    """A job, a test or a view locked from its start: `write_from_here` leaves its
+    transaction as it is (objects, pending changes, the lock it holds or not)."""
+    from volunteer_app.services.database import write_from_here
+
+    _event, shift = make_event()
+    shift.post = "changed, not committed"
+    write_from_here()
+    db.session.rollback()
+    db.session.refresh(shift)
+    assert shift.post != "changed, not committed"
+    with app.test_request_context("/", method="POST"):
+        shift.post = "changed in a request, not committed"
+        write_from_here()  # the request's view is not marked: nothing is committed
+        db.session.rollback()
+        db.session.refresh(shift)
+        assert shift.post != "changed in a request, not committed"

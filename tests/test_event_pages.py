@@ -154,6 +154,62 @@ def test_a_sign_up_through_the_page_takes_six_statements(app, make_event, make_v
     assert len(sent) == 6, sent
 
 
+def _statements_of(client, url: str, data: dict) -> tuple[int, list[str]]:
+    """The status of a POST and every statement it sent, BEGIN and COMMIT included."""
+    from sqlalchemy import event as sa_event
+
+    sent: list[str] = []
+
+    def note(_conn, _cursor, statement, *_args) -> None:
+        sent.append(" ".join(statement.split()[:3]))
+
+    sa_event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        response = client.post(url, data=data)
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", note)
+    return response.status_code, sent
+
+
+def test_a_sign_up_holds_sqlite_write_lock_only_from_its_first_write(
+    app, make_event, make_volunteer
+):
+    """The checks read before SQLite's one write lock is taken (as PostgreSQL's reads come
+    before the first row lock); the place is claimed, and the sign-up written, under it."""
+    if db.engine.dialect.name != "sqlite":
+        return  # PostgreSQL: no write lock of the whole database to take
+    _event, shift = make_event(capacity=1, waitlist=2)
+    client = login(app, make_volunteer())
+    shift_id, token = shift.id, csrf_token(client, "/")
+    db.session.expunge_all()
+    status, sent = _statements_of(client, f"/shifts/{shift_id}/signup", {"csrf_token": token})
+    assert status == 302
+    lock = sent.index("BEGIN IMMEDIATE")
+    before, after = sent[:lock], sent[lock:]
+    assert any(s.startswith("SELECT shifts.id") for s in before), sent
+    assert any(s.startswith("SELECT signups.shift_id") for s in before), sent  # standing
+    assert after[1].startswith("UPDATE shifts"), sent
+    assert any(s.startswith("INSERT INTO signups") for s in after), sent
+    assert db.session.scalar(select(Signup).where(Signup.shift_id == shift_id)) is not None
+
+
+def test_a_refused_sign_up_takes_no_write_lock(app, make_event, make_volunteer):
+    """A sign-up the checks refuse (the shift full, no waitlist) never waits for SQLite's
+    write lock nor holds it from the writers."""
+    _event, shift = make_event(capacity=1, waitlist=0)
+    first = login(app, make_volunteer())
+    shift_id, token = shift.id, csrf_token(first, "/")
+    first.post(f"/shifts/{shift_id}/signup", data={"csrf_token": token})
+    second = login(app, make_volunteer())
+    token = csrf_token(second, "/")
+    db.session.expunge_all()
+    status, sent = _statements_of(second, f"/shifts/{shift_id}/signup", {"csrf_token": token})
+    assert status == 302
+    assert "BEGIN IMMEDIATE" not in sent
+    assert not any(s.startswith(("UPDATE", "INSERT")) for s in sent), sent
+    assert len(db.session.scalars(select(Signup).where(Signup.shift_id == shift_id)).all()) == 1
+
+
 def test_the_event_page_says_why_one_cannot_sign_up(app, make_event, make_user):
     event, _shift = make_event(party_only=True)
     html = login(app, make_user()).get(f"/events/{event.id}").get_data(as_text=True)

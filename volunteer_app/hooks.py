@@ -40,6 +40,17 @@ def writes(view: F) -> F:
     return view
 
 
+def locks_late(view: F) -> F:
+    """Mark a write view whose reads come before its writes: on SQLite its transaction
+    becomes the writer where the writes begin (`services.database.write_from_here`, called
+    by the service), not before the view, so that SQLite's one write lock is held for the
+    writes only. Its reads then see what PostgreSQL's see before the first row lock: the
+    rule a write depends on is checked again by the write itself (a conditional UPDATE, a
+    unique index)."""
+    view.locks_late = True  # type: ignore[attr-defined]
+    return view
+
+
 CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'self'",
@@ -126,16 +137,24 @@ def take_write_lock() -> None:
 
     The reads before it (the logged-in user, loaded for the idle check) end in their own
     read transaction, its objects kept: the lock is held for the view's work only, which
-    on SQLite, with one writer at a time, is what bounds the writes per second."""
+    on SQLite, with one writer at a time, is what bounds the writes per second. A view
+    marked `locks_late` takes it later, where its writes begin (write_from_here)."""
     if is_sqlite() and (request.method in UNSAFE_METHODS or _marked_as_writing()):
+        if _marked("locks_late"):
+            g.write_lock_deferred = True
+            return
         if db.session().in_transaction():
             commit_and_keep()
         begin_write()
 
 
 def _marked_as_writing() -> bool:
+    return _marked("takes_write_lock")
+
+
+def _marked(mark: str) -> bool:
     view = current_app.view_functions.get(request.endpoint or "")
-    return bool(getattr(view, "takes_write_lock", False))
+    return bool(getattr(view, mark, False))
 
 
 def commit_request(response):

@@ -14,10 +14,11 @@ from sqlalchemy.orm import joinedload
 
 from .. import checkin
 from ..extensions import db, limiter
+from ..hooks import locks_late
 from ..models import Attendance, Role, Shift, Signup, SignupStatus, VolunteerCard
 from ..permissions import led_shifts, role_required
 from ..services import ServiceError, accounts, devicecodes, qr
-from ..services.database import is_sqlite
+from ..services.database import is_sqlite, write_from_here
 from ..timeutil import utcnow
 from .blueprint import bp
 
@@ -124,12 +125,16 @@ def _iso(value) -> str | None:
 
 
 @bp.route("/shifts/<int:shift_id>/scans", methods=["POST"])
+@locks_late
 def scans(shift_id: int):
     """One scan or a synced offline batch: {"scans": [{nonce, token | signup_id,
     scanned_at (epoch ms), offline}]} -> one answer per scan, each applied once."""
-    # The shift row is the first lock a scan takes (checkin/scans.py): taken by the query
-    # that loads it, before the replay check, so a twin request waits here for the first.
+    # The shift row is the first lock a scan takes (checkin/scans.py): on PostgreSQL by
+    # the query that loads it, so a twin request waits here for the first. On SQLite the
+    # shift and its leads are read first and the write lock is taken after: the scan's
+    # own rows (sign-up, attendance, the log's nonce) are read and written under it.
     shift = led_shifts.load(shift_id, options=_WITH_LEADS, for_update=not is_sqlite())
+    write_from_here()
     checkin.shift_held(shift.id)
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict) or not isinstance(payload.get("scans"), list):

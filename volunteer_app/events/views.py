@@ -21,7 +21,7 @@ from sqlalchemy.orm import joinedload, lazyload
 from .. import signups
 from ..catalog import CATEGORIES
 from ..extensions import db
-from ..hooks import writes
+from ..hooks import locks_late, writes
 from ..models import Event, Shift, Signup, SignupStatus, VolunteerProfile
 from ..query import arg_choice, arg_flag, arg_id, arg_page
 from ..services import ServiceError, calendar, listing, posters, volunteers
@@ -131,6 +131,7 @@ _SHIFT_AND_PROFILE = (
 
 @bp.route("/shifts/<int:shift_id>/signup", methods=["POST"])
 @login_required
+@locks_late  # signups.sign_up takes SQLite's write lock after its checks
 def sign_up(shift_id: int):
     row = db.session.execute(
         _SHIFT_AND_PROFILE, {"shift_id": shift_id, "user_id": current_user.id}

@@ -6,7 +6,7 @@ import sqlite3
 import time
 from functools import lru_cache
 
-from flask import Flask
+from flask import Flask, g, has_request_context
 from sqlalchemy import ColumnElement, Connection, Engine, Insert, Row, Table, event, inspect
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -37,6 +37,20 @@ def begin_write(session: Session | None = None) -> None:
     session = session or db.session()
     if not session.in_transaction():
         session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+
+
+def write_from_here(session: Session | None = None) -> None:
+    """Where a view marked `@hooks.locks_late` starts to write: on SQLite its transaction
+    becomes the writer here (its reads before ran in a read transaction of their own,
+    which ends, its objects kept), as on PostgreSQL a request's reads come before its
+    first row lock. Anywhere else (PostgreSQL, a view locked from its start, a job or a
+    test) nothing changes."""
+    if not has_request_context() or not g.pop("write_lock_deferred", False):
+        return
+    session = session or db.session()
+    if session.in_transaction():
+        commit_and_keep(session)
+    begin_write(session)
 
 
 def commit_and_keep(session: Session | None = None) -> None:

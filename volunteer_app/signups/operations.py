@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..models import Shift, Signup, SignupStatus, User
 from ..services import ServiceError, audit, notices
-from ..services.database import insert_now
+from ..services.database import insert_now, write_from_here
 from .queries import (
     ACTIVE,
     LATEST_QUEUED_BEFORE,
@@ -57,6 +57,9 @@ def sign_up(
     held = known.hold_until(now, policy) is not None
     if reasons:
         raise ServiceError(reasons)
+    # The checks above read; the writes begin here (the place is claimed by a conditional
+    # UPDATE, a second sign-up refused by the unique index, whatever the reads saw).
+    write_from_here()
     signup = Signup(shift_id=shift.id, user_id=user.id, created_at=now)
     if not (
         (not held and transition(signup, SignupStatus.CONFIRMED, now=now, actor=user))
