@@ -83,8 +83,11 @@ class Profile:
 
 
 PROFILES = {
-    "full": Profile("full", 200_000, 2_000_000, 40, 1000, 30, 20, 3, 10, 100_000, 7, 1, 100, 500),
-    "quick": Profile("quick", 5_000, 50_000, 8, 200, 10, 3, 0, 2, 10_000, 2, 1, 20, 100),
+    # Enough fresh check-ins and (volunteer, shift) pairs that neither runs out within a
+    # measured run at the rates the app now reaches (a run that did would count the cheap
+    # answers to repeats: already_in, already signed up).
+    "full": Profile("full", 200_000, 2_000_000, 60, 1000, 30, 20, 3, 10, 100_000, 7, 1, 100, 500),
+    "quick": Profile("quick", 10_000, 50_000, 12, 200, 20, 3, 0, 2, 10_000, 2, 1, 20, 100),
 }
 CONNECTIONS = 32
 THREADS = 2
