@@ -285,24 +285,20 @@ def test_a_lone_scan_with_a_logged_nonce_answers_the_first_and_writes_nothing(si
     (a forged twin): nothing of it may stay."""
     shift, lead, (volunteer, other, *_) = site
     now = shift.starts_at + timedelta(minutes=5)
-    first = checkin.scan(
-        lead,
-        token=qr.volunteer_token(volunteer.id, now),
-        shift=shift,
-        now=now,
-        nonce="n1",
-        alone=True,
-    )
-    db.session.commit()
-    second = checkin.scan(
-        lead,
-        token=qr.volunteer_token(other.id, now),
-        shift=shift,
-        now=now,
-        nonce="n1",
-        alone=True,
-    )
-    db.session.commit()
+    answers = []
+    for person in (volunteer, other):
+        answers.append(
+            checkin.scan(
+                lead,
+                token=qr.volunteer_token(person.id, now),
+                shift=shift,
+                now=now,
+                nonce="n1",
+                alone=True,
+            )
+        )
+        db.session.commit()
+    first, second = answers
     assert first.code == "checked_in" and not first.replayed
     assert second.replayed and second.code == "checked_in"
     assert second.volunteer.id == volunteer.id

@@ -55,7 +55,7 @@ class ScanResult:
     replayed: bool = False
     extra: dict = field(default_factory=dict)
     #: The shift's live counts just after this scan, when they were read with it (a
-    #: scanner request of one scan: checkin.scans._log_once); None otherwise.
+    #: scanner request of one scan: checkin.scans._log); None otherwise.
     counts: dict[str, int] | None = None
 
     def as_json(self) -> dict:

@@ -141,51 +141,18 @@ def _log(
     method: ScanMethod,
     now: datetime,
     scanned_at: datetime | None,
-) -> None:
-    """One row in the scan log: a plain INSERT after the scan's own changes are flushed
-    (nothing reads the row back in the request, so it needs no ORM object)."""
-    db.session.flush()
-    db.session.execute(
-        _INSERT_LOG,
-        _log_values(
-            result, actor=actor, nonce=nonce, method=method, now=now, scanned_at=scanned_at
-        ),
-    )
-
-
-def _log_once(
-    result: ScanResult,
-    *,
-    actor: User,
-    nonce: str,
-    method: ScanMethod,
-    now: datetime,
-    scanned_at: datetime | None,
+    once: bool = False,
 ) -> dict[str, int] | None:
-    """The scan's row in the log unless a scan with the same nonce is there already:
-    then nothing is written and the answer is None (INSERT … ON CONFLICT (nonce) DO
-    NOTHING, instead of an error that only a savepoint around the scan could survive).
-    Written, it answers the shift's live counts, read by the same statement after the
-    scan's changes (RETURNING), which a scanner request of one scan shows."""
+    """One row in the scan log: a plain INSERT after the scan's own changes are flushed
+    (nothing reads the row back in the request, so it needs no ORM object).
+
+    `once` (a scan with a nonce): the row is written only if no scan with the same nonce
+    is logged already (INSERT … ON CONFLICT (nonce) DO NOTHING, instead of an error that
+    only a savepoint around the scan could survive). Written, the answer is the shift's
+    live counts, read by the same statement after the scan's changes (RETURNING), which
+    a scanner request of one scan shows; not written, None."""
     db.session.flush()
-    values = _log_values(
-        result, actor=actor, nonce=nonce, method=method, now=now, scanned_at=scanned_at
-    )
-    values["live_shift_id"] = values["shift_id"]
-    row = db.session.execute(_log_once_statement(), values).first()
-    return live_counts(*row[1:]) if row is not None else None
-
-
-def _log_values(
-    result: ScanResult,
-    *,
-    actor: User | None,
-    nonce: str | None,
-    method: ScanMethod,
-    now: datetime,
-    scanned_at: datetime | None,
-) -> dict[str, object]:
-    return {
+    values = {
         "at": now,
         "scanned_at": scanned_at,
         "shift_id": result.shift.id if result.shift else None,
@@ -198,6 +165,12 @@ def _log_values(
         "code": result.code,
         "message": result.message[:300],
     }
+    if not once:
+        db.session.execute(_INSERT_LOG, values)
+        return None
+    values["live_shift_id"] = values["shift_id"]
+    row = db.session.execute(_log_once_statement(), values).first()
+    return live_counts(*row[1:]) if row is not None else None
 
 
 def _log_once_statement() -> Insert:
@@ -259,7 +232,7 @@ def scan(
     Every scan is logged with its outcome; a repeated nonce returns the first outcome.
 
     `alone`: this scan is all the transaction writes (a scanner request of one scan). Its
-    log row is written only if no scan with the same nonce is logged (see `_log_once`),
+    log row is written only if no scan with the same nonce is logged (see `_log`),
     and comes back with the shift's live counts (`ScanResult.counts`). A repeated nonce
     — a request the phone sent again when its answer was lost on a weak signal — is found
     there, not by a read before the scan: the scan is judged as if new, the whole
@@ -270,8 +243,14 @@ def scan(
     moment = effective_time(now, scanned_at)
     if alone and nonce:
         result = _scan(actor, token, signup_id, shift, moment, method, policy, now)
-        live = _log_once(
-            result, actor=actor, nonce=nonce, method=method, now=now, scanned_at=scanned_at
+        live = _log(
+            result,
+            actor=actor,
+            nonce=nonce,
+            method=method,
+            now=now,
+            scanned_at=scanned_at,
+            once=True,
         )
         if live is not None:
             result.counts = live
