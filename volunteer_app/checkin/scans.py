@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Insert, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -36,7 +36,7 @@ from ..models import (
 )
 from ..permissions import led_shifts
 from ..services import qr
-from ..services.database import insert_now, insert_skipping
+from ..services.database import insert_now, insert_skipping, returning_also
 from ..signups.queries import active_signup
 from ..signups.transitions import transition
 from .locks import hold_shift
@@ -169,21 +169,13 @@ def _log(
         db.session.execute(_INSERT_LOG, values)
         return None
     values["live_shift_id"] = values["shift_id"]
-    row = db.session.execute(_log_once_statement(), values).first()
+    statement = returning_also(insert_skipping(ScanLog.__table__, "nonce", "id"), _LIVE_COUNTS)
+    row = db.session.execute(statement, values).first()
     return live_counts(*row[1:]) if row is not None else None
 
 
-def _log_once_statement() -> Insert:
-    """Built once per database (SQLite and PostgreSQL write it alike)."""
-    statement = insert_skipping(ScanLog.__table__, "nonce", "id")
-    cached = _LOG_ONCE.get(statement)
-    if cached is None:
-        counts = live_count_columns(bindparam("live_shift_id"))
-        cached = _LOG_ONCE[statement] = statement.returning(*counts)
-    return cached
-
-
-_LOG_ONCE: dict[Insert, Insert] = {}
+#: The shift's live counts, returned by a one-scan request's log row (`_log`).
+_LIVE_COUNTS = live_count_columns(bindparam("live_shift_id"))
 _INSERT_LOG = ScanLog.__table__.insert()
 #: Plain columns, no ORM object: nearly every scan finds no earlier one.
 _REPLAY = select(ScanLog.__table__).where(ScanLog.__table__.c.nonce == bindparam("nonce"))

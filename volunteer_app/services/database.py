@@ -117,7 +117,7 @@ def insert_now(
         else _insert_returning(table)
     )
     if returning:
-        statement = _returning_also(statement, returning)
+        statement = returning_also(statement, returning)
     row = session.execute(statement, values).first()
     if row is None:
         return None
@@ -134,7 +134,9 @@ def _insert_returning(table: Table):
 
 
 @lru_cache(maxsize=32)
-def _returning_also(statement: Insert, returning: tuple[ColumnElement, ...]) -> Insert:
+def returning_also(statement: Insert, returning: tuple[ColumnElement, ...]) -> Insert:
+    """A statement built once (`insert_skipping`, …) that also returns `returning`
+    (expressions built once by the caller's module), itself built once."""
     return statement.returning(*returning)
 
 
