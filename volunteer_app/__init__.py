@@ -121,7 +121,7 @@ def check_production(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     from .extensions import babel, bootstrap, csrf, db, limiter, login_manager, migrate
-    from .i18n import select_locale, select_timezone
+    from .i18n import babel_locale, select_timezone
     from .services.database import configure_engine
     from .services.passwords import configure_hasher
 
@@ -136,7 +136,7 @@ def register_extensions(app: Flask) -> None:
         app, db, directory=str(BASE_DIR / "migrations"), compare_type=True, render_as_batch=True
     )
     csrf.init_app(app)
-    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    babel.init_app(app, locale_selector=babel_locale, timezone_selector=select_timezone)
     bootstrap.init_app(app)
     from .ratelimits import configure as configure_ratelimits
 

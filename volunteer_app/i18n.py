@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
+from babel import Locale
 from flask import current_app, has_request_context, request
 from flask_login import current_user
 
@@ -19,6 +22,18 @@ def select_locale() -> str:
     if cookie in languages:
         return cookie
     return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def babel_locale() -> Locale:
+    """Flask-Babel's locale selector: `select_locale`'s choice, as a Locale made once per
+    language (given a code, Flask-Babel would parse it again on every request)."""
+    return locale_object(select_locale())
+
+
+@lru_cache(maxsize=8)
+def locale_object(code: str) -> Locale:
+    """The Babel Locale of a language code, made once."""
+    return Locale.parse(code)
 
 
 def select_timezone() -> str:

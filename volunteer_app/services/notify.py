@@ -16,6 +16,7 @@ from flask_babel import force_locale
 from sqlalchemy import Row, func, select
 
 from ..extensions import db
+from ..i18n import locale_object
 from ..models import Channel, DeliveryStatus, Notification, User
 from ..timeutil import from_local, to_local, utcnow
 from . import channels, sms_backends, sms_templates
@@ -27,7 +28,7 @@ log = logging.getLogger("volunteer_app.notify")
 
 def render(template: str, payload: dict, locale: str) -> str:
     """The message text in the given language, ending with its link if it has one."""
-    with force_locale(locale):
+    with force_locale(locale_object(locale)):
         text = TEMPLATES[template](payload)
     url = payload.get("url")
     if url and url not in text:
