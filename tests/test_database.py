@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 
 from volunteer_app.extensions import db
 from volunteer_app.models import LoginThrottle
@@ -222,3 +224,51 @@ def test_write_from_here_changes_nothing_outside_a_view_marked_locks_late(app, m
         db.session.rollback()
         db.session.refresh(shift)
         assert shift.post != "changed in a request, not committed"
+
+
+def test_write_from_here_ends_the_read_snapshot_and_takes_the_write_lock_keeping_objects(
+    app, make_event
+):
+    """A view marked locks_late on SQLite: its reads ran in a read transaction; where its
+    writes begin, that snapshot ends (a row another writer committed meanwhile is seen),
+    the write lock is held (another writer must wait) and the objects read stay loaded."""
+    if db.engine.dialect.name != "sqlite":
+        return
+    from flask import g
+    from sqlalchemy import inspect
+
+    from volunteer_app.services.database import write_from_here
+
+    _event, shift = make_event()
+    db.session.commit()
+    other = create_engine(db.engine.url)
+    _configure_sqlite(other, busy_timeout=0)
+    try:
+        with app.test_request_context("/", method="POST"):
+            g.write_lock_deferred = True
+            before = db.session.scalar(text("SELECT count(*) FROM login_throttles"))
+            assert db.session().in_transaction()
+            with other.begin() as conn:  # committed after this request's snapshot began
+                conn.execute(
+                    text(
+                        "INSERT INTO login_throttles (phone, failures) "
+                        "VALUES ('13700000031', 0)"
+                    )
+                )
+            loaded = db.session.get(type(shift), shift.id)
+            write_from_here()
+            assert not inspect(loaded).expired
+            assert db.session.scalar(text("SELECT count(*) FROM login_throttles")) == before + 1
+            with pytest.raises(OperationalError), other.connect() as conn:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")  # the lock is this request's
+            db.session.execute(
+                text("INSERT INTO login_throttles (phone, failures) VALUES ('13700000032', 0)")
+            )
+            db.session.commit()
+        with other.connect() as conn:
+            phones = conn.execute(
+                text("SELECT phone FROM login_throttles WHERE phone LIKE '1370000003_'")
+            ).scalars().all()
+        assert sorted(phones) == ["13700000031", "13700000032"]
+    finally:
+        other.dispose()

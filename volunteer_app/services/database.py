@@ -48,9 +48,24 @@ def write_from_here(session: Session | None = None) -> None:
     if not has_request_context() or not g.pop("write_lock_deferred", False):
         return
     session = session or db.session()
-    if session.in_transaction():
+    if not session.in_transaction():
+        begin_write(session)
+        return
+    if session.new or session.dirty or session.deleted:
+        # Changes not sent yet (no marked view makes any before here): the session's own
+        # commit sends them first, as any commit would.
         commit_and_keep(session)
-    begin_write(session)
+        begin_write(session)
+        return
+    # Nothing to send: the read transaction ends and the write transaction begins on the
+    # same connection, inside the session's one transaction — what a commit and a new
+    # BEGIN IMMEDIATE do, without the session's commit machinery and a second checkout
+    # from the pool. The session's objects stay as they are, as commit_and_keep keeps them.
+    connection = session.connection()
+    raw = connection.connection.dbapi_connection
+    if raw is not None and raw.in_transaction:
+        raw.execute("COMMIT")
+    _begin_immediate(connection, connection.engine._volunteer_busy_timeout)  # type: ignore[attr-defined]
 
 
 def commit_and_keep(session: Session | None = None) -> None:
@@ -174,6 +189,7 @@ def _configure_sqlite(engine: Engine, busy_timeout: int) -> None:
     if getattr(engine, "_volunteer_configured", False):
         return
     engine._volunteer_configured = True  # type: ignore[attr-defined]
+    engine._volunteer_busy_timeout = busy_timeout  # type: ignore[attr-defined]
     in_memory = engine.url.database in (None, "", ":memory:")
 
     @event.listens_for(engine, "connect")
