@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -272,3 +273,50 @@ def test_write_from_here_ends_the_read_snapshot_and_takes_the_write_lock_keeping
         assert sorted(phones) == ["13700000031", "13700000032"]
     finally:
         other.dispose()
+
+
+def test_a_quiet_pooled_postgresql_connection_is_not_pinged_and_an_ended_one_is(app):
+    """pool_pre_ping sends its SELECT 1 only when the server has said something on an idle
+    connection (it ended it): a quiet one is handed out at once, an ended one is found and
+    replaced before any request uses it."""
+    if db.engine.dialect.name != "postgresql":
+        return
+    engine = create_engine(db.engine.url, pool_size=1, max_overflow=0, pool_pre_ping=True)
+    from volunteer_app.services.database import _quiet_ping
+
+    _quiet_ping(engine)
+    try:
+        with engine.connect() as conn:
+            raw = conn.connection.dbapi_connection
+            pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+        cursors: list[int] = []
+        real_cursor = raw.cursor
+
+        def counted_cursor(*args, **kwargs):
+            cursors.append(1)
+            return real_cursor(*args, **kwargs)
+
+        raw.cursor = counted_cursor
+        with engine.connect() as conn:
+            assert conn.connection.dbapi_connection is raw
+            assert conn.execute(text("SELECT 1")).scalar() == 1
+        assert len(cursors) == 1, "a quiet connection was pinged"
+
+        killer = create_engine(db.engine.url, isolation_level="AUTOCOMMIT")
+        try:
+            with killer.connect() as conn:
+                assert conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid}).scalar()
+                for _ in range(100):
+                    if not conn.execute(
+                        text("SELECT count(*) FROM pg_stat_activity WHERE pid = :p"), {"p": pid}
+                    ).scalar():
+                        break
+                    time.sleep(0.05)
+        finally:
+            killer.dispose()
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT 1")).scalar() == 1
+            assert conn.connection.dbapi_connection is not raw
+        assert len(cursors) == 2, "the ended connection was not pinged"
+    finally:
+        engine.dispose()

@@ -11,6 +11,7 @@ file (the app waits SQLITE_BUSY_TIMEOUT = 1 s, then gives up); on PostgreSQL an
 from __future__ import annotations
 
 import sqlite3
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -154,6 +155,19 @@ def test_the_next_request_survives_a_postgresql_restart(app, make_event, make_vo
                 ),
                 {"name": name},
             ).scalar()
+        # Killed means gone: pg_terminate_backend only signals the backend.
+        with killer.connect() as connection:
+            for _ in range(100):
+                left = connection.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND application_name = :name"
+                    ),
+                    {"name": name},
+                ).scalar()
+                if not left:
+                    break
+                time.sleep(0.05)
     finally:
         killer.dispose()
     assert killed >= 1, "the app held no connection to kill"

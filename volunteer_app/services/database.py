@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import select
 import sqlite3
 import time
 from functools import lru_cache
+from typing import Any
 
 from flask import Flask, g, has_request_context
 from sqlalchemy import ColumnElement, Connection, Engine, Insert, Row, Table, event, inspect
@@ -180,9 +182,42 @@ def configure_engine(app: Flask) -> None:
     """SQLite pragmas (WAL, busy timeout, foreign keys) and explicit BEGIN handling."""
     with app.app_context():
         engine = db.engine
+    if engine.dialect.name == "postgresql":
+        _quiet_ping(engine)
+        return
     if engine.dialect.name != "sqlite":
         return
     _configure_sqlite(engine, app.config["SQLITE_BUSY_TIMEOUT"])
+
+
+def _quiet_ping(engine: Engine) -> None:
+    """`pool_pre_ping` without a round trip while a pooled connection's socket is quiet.
+
+    A connection the server has ended (a restart, `pg_terminate_backend`, an idle timeout)
+    has something to read when it is checked out: the server's last message, or the end
+    of the stream. Only then is the usual `SELECT 1` sent, which finds the connection dead
+    and has the pool replaced as before. A quiet socket on an idle connection means the
+    server has said nothing since its last answer, so the request's first statement is
+    the round trip, not a ping before it. Any other driver keeps the full ping."""
+    if getattr(engine, "_volunteer_quiet_ping", False):
+        return
+    engine._volunteer_quiet_ping = True  # type: ignore[attr-defined]
+    dialect = engine.dialect
+    full_ping = dialect.do_ping
+
+    def do_ping(dbapi_connection: Any) -> bool:
+        pgconn = getattr(dbapi_connection, "pgconn", None)
+        if pgconn is not None and pgconn.status == 0:  # psycopg: ConnStatus.OK
+            try:
+                poller = select.poll()
+                poller.register(pgconn.socket, select.POLLIN | select.POLLPRI)
+                if not poller.poll(0):
+                    return True
+            except (OSError, ValueError):
+                pass  # no socket to ask: ping as usual
+        return full_ping(dbapi_connection)
+
+    dialect.do_ping = do_ping  # type: ignore[method-assign]
 
 
 def _configure_sqlite(engine: Engine, busy_timeout: int) -> None:
