@@ -76,11 +76,30 @@ def commit_and_keep(session: Session | None = None) -> None:
     flash message and the response hooks do not load the user, the shift and its leads
     again. Nothing outside this request shares the session, so nothing it keeps is stale."""
     session = session or db.session()
+    if (
+        session.in_transaction()
+        and session.get_nested_transaction() is None
+        and not (session.new or session.dirty or session.deleted)
+    ):
+        _commit_connection(session)
     session.expire_on_commit = False
     try:
         session.commit()
     finally:
         session.expire_on_commit = True
+
+
+def _commit_connection(session: Session) -> None:
+    """Commit the database transaction of a session that has nothing left to send, before
+    the session's own commit does its bookkeeping: the locks (SQLite's write lock, the
+    rows PostgreSQL holds) are let go at once, and the session's commit then finds the
+    connection's transaction already ended (the driver's commit changes nothing)."""
+    raw = session.connection().connection.dbapi_connection
+    if isinstance(raw, sqlite3.Connection):
+        if raw.in_transaction:
+            raw.execute("COMMIT")
+    elif raw is not None:
+        raw.commit()
 
 
 def insert_now(
