@@ -78,6 +78,7 @@ def commit_and_keep(session: Session | None = None) -> None:
     session = session or db.session()
     if (
         session.in_transaction()
+        and is_sqlite(session)
         and session.get_nested_transaction() is None
         and not (session.new or session.dirty or session.deleted)
     ):
@@ -90,16 +91,14 @@ def commit_and_keep(session: Session | None = None) -> None:
 
 
 def _commit_connection(session: Session) -> None:
-    """Commit the database transaction of a session that has nothing left to send, before
-    the session's own commit does its bookkeeping: the locks (SQLite's write lock, the
-    rows PostgreSQL holds) are let go at once, and the session's commit then finds the
-    connection's transaction already ended (the driver's commit changes nothing)."""
+    """Commit the SQLite transaction of a session that has nothing left to send, before
+    the session's own commit does its bookkeeping: the one write lock is let go at once,
+    and the session's commit then finds the connection's transaction already ended
+    (sqlite3's commit changes nothing). On PostgreSQL, where two workers hold few row
+    locks that anyone waits for, the session commits as it always did."""
     raw = session.connection().connection.dbapi_connection
-    if isinstance(raw, sqlite3.Connection):
-        if raw.in_transaction:
-            raw.execute("COMMIT")
-    elif raw is not None:
-        raw.commit()
+    if raw.in_transaction:
+        raw.execute("COMMIT")
 
 
 def insert_now(
