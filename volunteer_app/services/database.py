@@ -197,7 +197,8 @@ def _insert_skipping(dialect: str, table: Table, unique: str, returning: tuple[s
 
 
 def configure_engine(app: Flask) -> None:
-    """SQLite pragmas (WAL, busy timeout, foreign keys) and explicit BEGIN handling."""
+    """SQLite pragmas (WAL, busy timeout, foreign keys) and explicit BEGIN handling; on
+    PostgreSQL, the pre-ping that asks the server only when the socket says it spoke."""
     with app.app_context():
         engine = db.engine
     if engine.dialect.name == "postgresql":
