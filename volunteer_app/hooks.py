@@ -24,7 +24,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from .extensions import db
-from .services.database import begin_write, commit_and_keep, is_sqlite
+from .services.database import become_writer, begin_write, commit_and_keep, is_sqlite
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -143,9 +143,7 @@ def take_write_lock() -> None:
         if _marked("locks_late"):
             g.write_lock_deferred = True
             return
-        if db.session().in_transaction():
-            commit_and_keep()
-        begin_write()
+        become_writer()
 
 
 def _marked_as_writing() -> bool:

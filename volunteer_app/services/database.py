@@ -43,30 +43,31 @@ def begin_write(session: Session | None = None) -> None:
 
 def write_from_here(session: Session | None = None) -> None:
     """Where a view marked `@hooks.locks_late` starts to write: on SQLite its transaction
-    becomes the writer here (its reads before ran in a read transaction of their own,
-    which ends, its objects kept), as on PostgreSQL a request's reads come before its
-    first row lock. Anywhere else (PostgreSQL, a view locked from its start, a job or a
-    test) nothing changes."""
+    becomes the writer here (`become_writer`), as on PostgreSQL a request's reads come
+    before its first row lock. Anywhere else (PostgreSQL, a view locked from its start, a
+    job or a test) nothing changes."""
     if not has_request_context() or not g.pop("write_lock_deferred", False):
         return
+    become_writer(session)
+
+
+def become_writer(session: Session | None = None) -> None:
+    """The session's transaction becomes SQLite's writer: the read transaction it may be
+    in ends (its objects kept, as commit_and_keep keeps them) and `BEGIN IMMEDIATE`
+    follows. With nothing to send, both happen on the same connection, inside the
+    session's one transaction — without the session's commit machinery and a second
+    checkout from the pool; with changes pending, the session's own commit sends them
+    first. Used by `hooks.take_write_lock` and `write_from_here`."""
     session = session or db.session()
     if not session.in_transaction():
         begin_write(session)
         return
-    if session.new or session.dirty or session.deleted:
-        # Changes not sent yet (no marked view makes any before here): the session's own
-        # commit sends them first, as any commit would.
+    if not _nothing_to_send(session):
         commit_and_keep(session)
         begin_write(session)
         return
-    # Nothing to send: the read transaction ends and the write transaction begins on the
-    # same connection, inside the session's one transaction — what a commit and a new
-    # BEGIN IMMEDIATE do, without the session's commit machinery and a second checkout
-    # from the pool. The session's objects stay as they are, as commit_and_keep keeps them.
+    _commit_connection(session)
     connection = session.connection()
-    raw = connection.connection.dbapi_connection
-    if raw is not None and raw.in_transaction:
-        raw.execute("COMMIT")
     _begin_immediate(connection, connection.engine._volunteer_busy_timeout)  # type: ignore[attr-defined]
 
 
@@ -76,18 +77,22 @@ def commit_and_keep(session: Session | None = None) -> None:
     flash message and the response hooks do not load the user, the shift and its leads
     again. Nothing outside this request shares the session, so nothing it keeps is stale."""
     session = session or db.session()
-    if (
-        session.in_transaction()
-        and is_sqlite(session)
-        and session.get_nested_transaction() is None
-        and not (session.new or session.dirty or session.deleted)
-    ):
+    if session.in_transaction() and _nothing_to_send(session):
         _commit_connection(session)
     session.expire_on_commit = False
     try:
         session.commit()
     finally:
         session.expire_on_commit = True
+
+
+def _nothing_to_send(session: Session) -> bool:
+    """A SQLite session, in its outer transaction, with no change waiting for a flush."""
+    return (
+        is_sqlite(session)
+        and session.get_nested_transaction() is None
+        and not (session.new or session.dirty or session.deleted)
+    )
 
 
 def _commit_connection(session: Session) -> None:
