@@ -169,12 +169,13 @@ def live_count_columns(shift_id: BindParameter) -> tuple[ColumnElement[int], ...
     the tables, no ORM work per request."""
     shifts, attendances = Shift.__table__, Attendance.__table__
     of_shift = attendances.c.shift_id == shift_id
+    out = attendances.c.checked_out_at
+    # In and out are two ranges of the index on (shift_id, checked_out_at), counted from
+    # the index alone: each attendance is visited once, and none of the rows is read.
     return (
         select(shifts.c.taken).where(shifts.c.id == shift_id).scalar_subquery(),
-        select(func.count() - func.count(attendances.c.checked_out_at))
-        .where(of_shift)
-        .scalar_subquery(),
-        select(func.count(attendances.c.checked_out_at)).where(of_shift).scalar_subquery(),
+        select(func.count()).where(of_shift, out.is_(None)).scalar_subquery(),
+        select(func.count()).where(of_shift, out.is_not(None)).scalar_subquery(),
     )
 
 
