@@ -28,7 +28,7 @@ class Attendance(db.Model):
     """One per sign-up (unique): a second scan, a retry or a synced queue cannot make two."""
 
     __tablename__ = "attendances"
-    #: The shift's attendances by check-out (none yet first): the scanner's live counts,
+    #: The shift's attendances by check-out time (or none yet): the scanner's live counts,
     #: in and out, are each one range of this index, read without the rows
     #: (checkin.queries.live_count_columns).
     __table_args__ = (Index("ix_attendances_shift_out", "shift_id", "checked_out_at"),)
